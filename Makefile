@@ -183,7 +183,8 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_misuse itest_logs itest_list itest_connect \
               itest_status itest_blocks itest_acl itest_acl_api \
               itest_user_quota_api itest_destroy_fork itest_dlclose \
-               itest_frames itest_unread_fds itest_check_paced
+               itest_frames itest_unread_fds itest_check_paced \
+               itest_uquota_shared
 # Under a malloc of its own, which ASan's allocator leaves no room for.
 ifneq ($(SAN),1)
 ITESTS     += itest_nomem itest_journal_env

@@ -777,9 +777,9 @@ get_pool(struct call *c, const Poolmgr__PoolRef *ref, bool write, int *err)
  * The daemon memory of p's books (PoolStats.books_bytes): metadata (the
  * engine's and the share map's), a record per live block (all in its
  * index) and per struct ref, at the bytes each takes in its chunk, the
- * index's tables, the names' records (as malloc'd) and the evictable
- * ones' links, the persisting uids'
- * table and the pool's own struct.
+ * index's tables, the table of uids' holds on shared blocks, the names'
+ * records (as malloc'd) and the evictable ones' links, the persisting
+ * uids' table and the pool's own struct.
  * Each is a count kept as it changes: no walk.  What the record chunks
  * hold beyond the records in use (their room not carved or given back,
  * the spare) is the daemon's, shared by every pool: no pool's.  Handles
@@ -792,7 +792,7 @@ books_bytes(const struct dpool *p, uint64_t metadata)
 	       block_index_count(&p->blocks) *
 	       records_stride(sizeof(struct block)) +
 	       p->nrefs * records_stride(sizeof(struct ref)) +
-	       p->blocks.bytes + p->names.bytes +
+	       p->blocks.bytes + p->uid_holds.bytes + p->names.bytes +
 	       persist_times_bytes(&p->persist_times) +
 	       (uint64_t)p->evict.count * sizeof(struct evict_link) +
 	       (uint64_t)p->charges_cap * sizeof(*p->charges);

@@ -17,7 +17,8 @@
 
 /*
  * A refusal while the pool still holds freed blocks for their release, or
- * closed handles' blocks (pool_release.c), is not final: the request waits
+ * closed handles' blocks (pool_release.c, and under the user quota:
+ * drops_may_make_room), is not final: the request waits
  * for that work (HELD) and is tried again then.  The limit's refusals too
  * (-ENOMEM, limit_hit): a block held for its release is still allocated
  * in the engine, and counts against the limit until its last step.  Once
@@ -26,11 +27,23 @@
  * reaches the client, so the engine's count of a refusal the client never
  * saw is taken back in the statistics.
  */
+/*
+ * A user quota's refusal while closed handles still drop their
+ * references: their uids' counts hold those blocks until they are dropped
+ * (pool_hold.c), so the drops may be the room the uid lacks.
+ */
+static bool
+drops_may_make_room(const struct dpool *p, int rc)
+{
+	return rc == -EDQUOT && p->user_quota_hit && p->closing;
+}
+
 int
 refused_unsettled(struct call *c, struct dpool *p, int rc)
 {
 	/* Kept pages going hold no room: no wait for them alone. */
-	if ((rc != -ENOMEM && rc != -EBUSY && rc != -EAGAIN) ||
+	if ((rc != -ENOMEM && rc != -EBUSY && rc != -EAGAIN &&
+	     !drops_may_make_room(p, rc)) ||
 	    !dpool_unsettled(p) || !wait_settled(c, p))
 		return 0;
 	if (rc == -ENOMEM)

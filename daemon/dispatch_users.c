@@ -4,7 +4,8 @@
  * blocks are spread over many connections: `poolctl users POOL`.
  *
  * A uid is listed if it has a handle open on the pool (its user account,
- * session.h, which its sessions keep up as their handles' bytes change) or
+ * session.h, kept up as its handles' holds come and go, each block
+ * counted once) or
  * persistent blocks there (its charge, pool_hold.c, kept as blocks are
  * persisted, grown and freed); both are kept as they change, so a reply
  * walks one entry per uid and no block or handle.  The charges are sorted

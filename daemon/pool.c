@@ -430,6 +430,7 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 	p->limit = pp->limit;
 	p->retain = pp->retain;
 	block_index_init(&p->blocks);
+	uid_holds_init(&p->uid_holds);
 	block_names_init(&p->names);
 	persist_times_init(&p->persist_times);
 	evict_init(&p->evict);
@@ -687,6 +688,7 @@ dpool_destroy(struct dpool *p, bool unmapped)
 	BLOCK_INDEX_FOREACH(b, &p->blocks, &it)
 		records_give(&block_records, b);
 	block_index_free(&p->blocks);
+	uid_holds_free(&p->uid_holds);
 	evict_free(&p->evict);	/* its links point into the names */
 	block_names_free(&p->names);
 	persist_times_free(&p->persist_times);

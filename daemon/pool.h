@@ -25,6 +25,7 @@
 #include "pool_acl.h"
 #include "pool_evict.h"
 #include "pool_uquota.h"
+#include "uid_holds.h"
 
 #define POOL_MAX_SIZE (1ull << 46)	/* 64 TiB: fits any address space */
 #define POOL_MAX_POOLS 256		/* ListPools pages through them */
@@ -254,6 +255,12 @@ struct dpool {
 	unsigned ncharges, charges_cap;
 	uint64_t nrefs;		/* struct ref records of its blocks' holders
 				 * (books_bytes: counted, never walked) */
+	/*
+	 * Each uid's holds on each block of more than one holder: whether a
+	 * hold is its uid's first or last on the block, which the user
+	 * quota counts once per uid (pool_hold.c), without a walk of them.
+	 */
+	struct uid_holds uid_holds;
 	uint64_t invalid_frees;	/* refused before reaching the engine */
 	struct handle_list handles;
 	uint32_t nhandles;
@@ -551,8 +558,9 @@ dpool_user_bound(const struct dpool *p, uid_t uid, bool *own)
 	return uquota_bound(&p->uquotas, p->user_quota, (uint32_t)uid, own);
 }
 /*
- * What counts against uid's user quota in p: the bytes its sessions'
- * handles hold there and its persistent blocks' (dpool_user_held); 0
+ * What counts against uid's user quota in p: the bytes of the blocks its
+ * sessions' handles hold there, each once however many of them hold it,
+ * and its persistent blocks' (dpool_user_held); 0
  * when p has no user quota for any uid (not counted).  h, if not NULL, is an open handle
  * of one of uid's sessions: its running total is read instead of looking
  * the uid up.

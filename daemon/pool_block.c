@@ -365,16 +365,18 @@ shrink_in_steps(struct dpool *p, struct block *b, uint64_t size)
 
 /*
  * The quotas' check of b growing by more bytes, asked through h: each
- * holder is charged the whole block (holders_add), so a session or a uid
- * holding b through several open handles pays the growth once per hold.
- * A persistent block's persister pays it once.
+ * holder's handle is charged the whole block (holders_add), so a session
+ * holding b through several open handles pays the growth once per hold
+ * under its quota per connection; its uid pays it once under the user
+ * quota, which counts b once however many of its handles hold it.  A
+ * persistent block's persister pays it once.
  */
 static int
 growth_check(struct dpool *p, struct handle *h, struct block *b,
 	     uint64_t quota_used, uint64_t more)
 {
 	struct hold *hd;
-	uint64_t by_session = 0, by_uid = 0;
+	uint64_t by_session = 0;
 	const struct session *s;
 
 	if (block_persistent(b))
@@ -386,13 +388,12 @@ growth_check(struct dpool *p, struct handle *h, struct block *b,
 		if (!(s = hold_handle(hd)->session))
 			continue;	/* closed: counted by nobody now */
 		by_session += s == h->session;
-		by_uid += s->uid == h->session->uid;
 	}
 	/* At most POOL_MAX_HOLDERS times a pool's size: no overflow. */
 	return dpool_quota_check_each(p, h->session->uid, quota_used,
 				      by_session * more,
 				      dpool_user_used(p, h, h->session->uid),
-				      by_uid * more);
+				      more);
 }
 
 int

@@ -5,7 +5,9 @@
  * The counts that the statistics and the quotas read without a walk are
  * recounted here from the blocks: the open handles' cached bytes, the
  * index of blocks, each block's holds and share bit, its names, the
- * references and persist charges per uid, and the record chunks.  A walk
+ * references and persist charges per uid, what each uid holds (each
+ * block once) and its count of holds on each shared block, and the
+ * record chunks.  A walk
  * over every block: meant for a check, never for a request's path.  It
  * changes nothing, and reads no page of the share map but blocks' own
  * bits (a read of a page nobody wrote would make the kernel allocate it).
@@ -109,6 +111,116 @@ charges_wrong(struct dpool *p, char *problem, size_t len)
 out:
 	free(c);
 	return rc;
+}
+
+/*
+ * Count b's holds of each uid into its account (check_holds), and b's
+ * bytes once into each of those uids' check_bytes if it is not
+ * persistent: how many uids hold it.
+ */
+static uint64_t
+recount_uids(struct block *b)
+{
+	uint64_t stamp = user_stamp_next(), uids = 0;
+	struct user_account *u;
+	struct hold *hd;
+
+	BLOCK_FOREACH_HOLD(hd, b) {
+		u = hold_handle(hd)->user;
+		if (u->stamp != stamp) {
+			u->stamp = stamp;
+			u->check_holds = 0;
+			uids++;
+			if (!block_persistent(b))
+				u->check_bytes += b->size;
+		}
+		u->check_holds++;
+	}
+	return uids;
+}
+
+/*
+ * Does p->uid_holds count each uid's holds on b as they are: an entry of
+ * each uid holding b if it has more than one holder, none if not?
+ */
+static int
+uid_holds_wrong(struct dpool *p, struct block *b, char *problem, size_t len)
+{
+	struct user_account *u;
+	struct hold *hd;
+	uint32_t counted;
+
+	BLOCK_FOREACH_HOLD(hd, b) {
+		u = hold_handle(hd)->user;
+		counted = uid_holds_count(&p->uid_holds, b, (uint32_t)u->uid);
+		if (counted == (b->nrefs > 1 ? u->check_holds : 0))
+			continue;
+		snprintf(problem, len, "pool %s: block 0x%llx of %u holder%s: "
+			 "uid %u holds it %u time%s, counted %u", p->name,
+			 (unsigned long long)b->off, b->nrefs,
+			 log_plural(b->nrefs), (unsigned)u->uid,
+			 u->check_holds, log_plural(u->check_holds), counted);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+/*
+ * Is each uid's account charged what its handles hold, open or closing,
+ * each block once, and the growth of its open handles' blocks being
+ * moved?  The user quota reads it; holds come and go, blocks grow and
+ * become persistent or cease to, a closed handle's references go a step
+ * at a time: only a recount from the blocks can tell that it kept step.
+ * And are the counts of each uid's holds on shared blocks right, and no
+ * more of them than of such uids?
+ */
+static int
+uid_charges_wrong(struct dpool *p, char *problem, size_t len)
+{
+	struct block_index_iter it;
+	struct user_account *u;
+	struct handle *h;
+	struct hold *hd;
+	struct block *b;
+	uint64_t entries = 0, uids;
+
+	LIST_FOREACH(u, &p->users, entry)
+		u->check_bytes = 0;
+	LIST_FOREACH(h, &p->handles, in_pool)
+		h->user->check_bytes += h->moving;
+	BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
+		BLOCK_FOREACH_HOLD(hd, b)
+			if (!hold_handle(hd)->user) {
+				snprintf(problem, len, "pool %s: block 0x%llx "
+					 "is held by a handle of no uid's "
+					 "account", p->name,
+					 (unsigned long long)b->off);
+				return -EFAULT;
+			}
+		uids = recount_uids(b);
+		if (b->nrefs > 1)
+			entries += uids;
+		if (uid_holds_wrong(p, b, problem, len))
+			return -EFAULT;
+	}
+	if (entries != p->uid_holds.count) {
+		snprintf(problem, len, "pool %s: %llu uid%s hold%s shared "
+			 "blocks, counted %llu", p->name,
+			 (unsigned long long)entries, log_plural(entries),
+			 entries == 1 ? "s" : "",
+			 (unsigned long long)p->uid_holds.count);
+		return -EFAULT;
+	}
+	LIST_FOREACH(u, &p->users, entry)
+		if (u->bytes != u->check_bytes) {
+			snprintf(problem, len, "pool %s: uid %u holds %llu "
+				 "bytes (each block once), its account says "
+				 "%llu", p->name, (unsigned)u->uid,
+				 (unsigned long long)u->check_bytes,
+				 (unsigned long long)u->bytes);
+			return -EFAULT;
+		}
+	return 0;
 }
 
 /*
@@ -225,6 +337,7 @@ dpool_check(struct dpool *p, char *problem, size_t len)
 	}
 	if (dpool_names_check(p, named, problem, len) ||
 	    counts_wrong(p, problem, len) ||
+	    uid_charges_wrong(p, problem, len) ||
 	    records_check(&block_records, problem, len) ||
 	    records_check(&ref_records, problem, len) ||
 	    records_check(&persist_time_records, problem, len))

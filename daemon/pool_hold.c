@@ -17,8 +17,12 @@
  * Invariants (dpool_check): a block's own hold is held exactly while
  * nrefs is not 0, and nrefs holds are on it, each on its handle's list
  * too; a handle's bytes count every block it holds that is not
- * persistent, a persistent block's bytes are charged to its persister
- * instead (p->charges, sorted by uid, one entry per uid with any); an
+ * persistent, and its uid's account each such block once however many of
+ * its handles hold it (p->uid_holds counts a uid's holds on each block of
+ * more than one holder, so that a hold tells at once whether it is its
+ * uid's first or last there); a persistent block's bytes are charged to
+ * its persister instead (p->charges, sorted by uid, one entry per uid
+ * with any); an
  * evictable block's name is off the eviction list exactly while it is
  * held (pool_evict.c), and on its persister's too, which is kept in the
  * persister's charge: a charge goes only with the uid's last persistent
@@ -164,6 +168,39 @@ dpool_charge(struct dpool *p, uid_t uid)
 	       &p->charges[i] : NULL;
 }
 
+/* The uid of the handle holding hd: kept while the handle is closing. */
+static uid_t
+hold_uid(const struct hold *hd)
+{
+	return hold_handle(hd)->user->uid;
+}
+
+bool
+uid_holds_block(struct dpool *p, struct block *b, uid_t uid)
+{
+	if (b->nrefs <= 1)
+		return b->nrefs && hold_uid(&b->first) == uid;
+	return uid_holds_count(&p->uid_holds, b, (uint32_t)uid) != 0;
+}
+
+uint64_t
+user_stamp_next(void)
+{
+	static uint64_t stamp;
+
+	return ++stamp;
+}
+
+/* d bytes (two's complement to take away) join what u's uid holds. */
+static void
+user_add(struct dpool *p, struct user_account *u, uint64_t d)
+{
+	u->bytes += d;
+	/* Room under its user quota, which a free of another's gives too. */
+	if ((int64_t)d < 0 && dpool_has_user_quota(p))
+		dpool_room(p);
+}
+
 /* dpool_user_used's count, with or without a user quota. */
 uint64_t
 dpool_user_held(const struct dpool *p, const struct handle *h, uid_t uid)
@@ -225,14 +262,25 @@ charge_add(struct dpool *p, uid_t uid, uint64_t n, uint64_t blocks)
 	}
 }
 
-/* Every holder's bytes, by d (two's complement to take away). */
+/*
+ * Every holder's bytes, by d (two's complement to take away), and each
+ * of their uids' once: an account met before on this walk has its stamp.
+ */
 void
 holders_add(struct block *b, uint64_t d)
 {
+	uint64_t stamp = user_stamp_next();
+	struct handle *h;
 	struct hold *hd;
 
-	BLOCK_FOREACH_HOLD(hd, b)
-		handle_set_bytes(hold_handle(hd), hold_handle(hd)->bytes + d);
+	BLOCK_FOREACH_HOLD(hd, b) {
+		h = hold_handle(hd);
+		handle_set_bytes(h, h->bytes + d);
+		if (h->user->stamp != stamp) {
+			h->user->stamp = stamp;
+			user_add(h->pool, h->user, d);
+		}
+	}
 }
 
 /*
@@ -275,11 +323,44 @@ unpersist(struct dpool *p, struct block *b)
 	journal_unpersist(p, b);
 }
 
-/* h holds b: in b's own hold if nobody does, else in a struct ref. */
+/*
+ * A further hold of uid on b, which holds already: counted in p->uid_holds
+ * (its first holder's too if b had one), room for which was made.  Is it
+ * the uid's first hold on b?
+ */
+static bool
+uid_hold_add(struct dpool *p, struct block *b, uid_t uid)
+{
+	if (b->nrefs == 1)
+		(void)uid_holds_add(&p->uid_holds, b,
+				    (uint32_t)hold_uid(&b->first));
+	return uid_holds_add(&p->uid_holds, b, (uint32_t)uid) == 1;
+}
+
+/*
+ * The entries of p->uid_holds a further hold of uid on b, which holds
+ * already, adds: its first holder's and uid's if b had one holder (one if
+ * that is uid), else uid's if it is new on b.
+ */
+static uint64_t
+uid_holds_needed(struct dpool *p, struct block *b, uid_t uid)
+{
+	if (b->nrefs == 1)
+		return hold_uid(&b->first) == uid ? 1 : 2;
+	return uid_holds_count(&p->uid_holds, b, (uint32_t)uid) ? 0 : 1;
+}
+
+/*
+ * h holds b: in b's own hold if nobody does, else in a struct ref.  The
+ * room for the holds' counts first: a table grown when the record is then
+ * lacking changes nothing anyone sees.
+ */
 int
 ref_add(struct block *b, struct handle *h)
 {
+	struct dpool *p = h->pool;
 	struct hold *hd = &b->first;
+	bool first_of_uid = true;
 	struct ref *r;
 
 	if (b->nrefs == 0) {
@@ -287,8 +368,11 @@ ref_add(struct block *b, struct handle *h)
 			evict_held(h->pool, b);
 		hd->handle_bits = (uintptr_t)h | HOLD_INLINE;
 	} else {
-		if (!(r = records_take(&ref_records)))
+		if (uid_holds_reserve(&p->uid_holds,
+				      uid_holds_needed(p, b, h->user->uid)) ||
+		    !(r = records_take(&ref_records)))
 			return -ENOMEM;
+		first_of_uid = uid_hold_add(p, b, h->user->uid);
 		h->pool->nrefs++;
 		r->block = b;
 		r->hold.handle_bits = (uintptr_t)h;
@@ -299,8 +383,11 @@ ref_add(struct block *b, struct handle *h)
 	LIST_INSERT_HEAD(&h->refs, hd, by_handle);
 	h->nrefs++;
 	h->session->nrefs++;
-	if (!block_persistent(b))	/* else its persister's (charge) */
+	if (!block_persistent(b)) {	/* else its persister's (charge) */
 		handle_set_bytes(h, h->bytes + b->size);
+		if (first_of_uid)
+			user_add(p, h->user, b->size);
+	}
 	return 0;
 }
 
@@ -320,12 +407,23 @@ hold_promote(struct block *b, struct ref *r)
 	records_give(&ref_records, r);
 }
 
-/* Unlink hold hd from b and its handle; b may now be unreferenced. */
+/*
+ * Unlink hold hd from b and its handle; b may now be unreferenced.  Its
+ * uid's account lets b go with the uid's last hold on it, and a closed
+ * handle its uid's account with its last reference.
+ */
 void
 ref_remove(struct block *b, struct hold *hd)
 {
 	struct handle *h = hold_handle(hd);
+	struct dpool *p = h->pool;
+	struct user_account *u = h->user;
+	bool last_of_uid = true;
 	struct ref *r;
+
+	if (b->nrefs > 1)
+		last_of_uid = uid_holds_sub(&p->uid_holds, b,
+					    (uint32_t)u->uid) == 0;
 
 	LIST_REMOVE(hd, by_handle);
 	if (hd != &b->first) {
@@ -342,10 +440,19 @@ ref_remove(struct block *b, struct hold *hd)
 	h->nrefs--;
 	if (h->session)		/* else closed: its session let go */
 		h->session->nrefs--;
+	/* One holder left: its own hold says whose b is. */
+	if (b->nrefs == 1)
+		(void)uid_holds_sub(&p->uid_holds, b,
+				    (uint32_t)hold_uid(&b->first));
 	if (b->nrefs == 0 && b->evictable)
 		evict_unheld(h->pool, b);
-	if (!block_persistent(b))
+	if (!block_persistent(b)) {
 		handle_set_bytes(h, h->bytes - b->size);
+		if (last_of_uid)
+			user_add(p, u, -b->size);
+	}
+	if (!h->session && h->nrefs == 0)
+		handle_refs_gone(h);
 }
 
 int
@@ -367,10 +474,14 @@ dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
 	 */
 	if (b->nrefs >= POOL_MAX_HOLDERS)
 		return -EMLINK;
+	/* A block its uid holds already through another handle counts
+	 * against its user quota once. */
 	if (!block_persistent(b) &&
-	    (rc = dpool_quota_check(p, h->session->uid, quota_used,
-				    dpool_user_used(p, h, h->session->uid),
-				    b->size)))
+	    (rc = dpool_quota_check_each(p, h->session->uid, quota_used,
+					 b->size,
+					 dpool_user_used(p, h, h->session->uid),
+					 uid_holds_block(p, b, h->session->uid) ?
+					 0 : b->size)))
 		return rc;
 	if (ref_add(b, h))
 		return -ENOMEM;

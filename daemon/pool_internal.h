@@ -65,7 +65,10 @@ bound_lack(uint64_t quota, uint64_t used, uint64_t more)
  * names must give back (dispatch_refuse.c's make_quota_room).  Both
  * counts hold its persistent blocks, so an eviction gives back as much
  * under each: the lack is the larger of the two bounds' lacks, or names
- * evicted for the one would leave the request refused by the other.
+ * evicted for the one would leave the request refused by the other.  A
+ * request that adds nothing to what the uid holds (user_more 0: a retain
+ * of a block another of its handles holds) is never the user quota's to
+ * refuse, even of a uid over it.
  */
 static inline int
 dpool_quota_check_each(struct dpool *p, uid_t uid, uint64_t used,
@@ -74,7 +77,7 @@ dpool_quota_check_each(struct dpool *p, uid_t uid, uint64_t used,
 	uint64_t bound = dpool_has_user_quota(p) ?
 			 dpool_user_bound(p, uid, NULL) : 0;
 	bool by_quota = over_quota(p, used, more);
-	bool by_user = over_bound(bound, user_used, user_more);
+	bool by_user = user_more && over_bound(bound, user_used, user_more);
 	uint64_t lack;
 
 	p->user_quota_hit = !by_quota && by_user;
@@ -117,6 +120,13 @@ struct hold *ref_of(struct block *b, struct handle *h);
  */
 int ref_add(struct block *b, struct handle *h);
 void ref_remove(struct block *b, struct hold *hd);
+/* Has uid a hold on b, through any of its handles?  O(1). */
+bool uid_holds_block(struct dpool *p, struct block *b, uid_t uid);
+/*
+ * A stamp no user account has yet: a walk of a block's holds marks each
+ * account it meets with it, to count each uid once (holders_add, Check).
+ */
+uint64_t user_stamp_next(void);
 /* Where uid's charge is, or would go, in p->charges. */
 unsigned charge_index(const struct dpool *p, uid_t uid);
 /* uid's charge grows by n bytes in blocks blocks (two's complement to

@@ -312,7 +312,7 @@ account_get(struct session *s, struct dpool *p)
 	if (!(u = user_account_get(p, s->uid)))
 		return NULL;
 	if (!(a = calloc(1, sizeof(*a)))) {
-		if (u->naccounts == 0) {
+		if (u->naccounts == 0 && u->nclosing == 0) {
 			LIST_REMOVE(u, entry);
 			free(u);
 		}
@@ -328,7 +328,25 @@ account_get(struct session *s, struct dpool *p)
 	return a;
 }
 
-/* h is closing: its bytes leave its accounts, and the last handle them. */
+/* u has no session's account left, nor a closed handle: it goes. */
+static void
+user_account_maybe_free(struct user_account *u)
+{
+	if (u->naccounts || u->nclosing)
+		return;
+	assert(u->bytes == 0 && u->nhandles == 0);
+	LIST_REMOVE(u, entry);
+	free(u);
+}
+
+/*
+ * h is closing: its bytes leave its session's account, and the last
+ * handle it.  Its uid's account counts its blocks until its references
+ * are dropped (handle_refs_gone), at once or a step at a time: the uid's
+ * other handles may hold them too, which only the holds themselves tell.
+ * The growth of a block being moved leaves it now, as the rest of the
+ * move's books do (pool_block.c).
+ */
 static void
 account_leave(struct handle *h)
 {
@@ -336,26 +354,38 @@ account_leave(struct handle *h)
 	struct user_account *u = a->user;
 
 	a->bytes -= h->bytes + h->moving;
-	u->bytes -= h->bytes + h->moving;
+	u->bytes -= h->moving;
 	/*
 	 * Room under the user quota, as handle_set's: the blocks still
 	 * held by others are not freed when this handle's references go.
 	 */
-	if (h->bytes + h->moving && dpool_has_user_quota(h->pool))
+	if (h->moving && dpool_has_user_quota(h->pool))
 		dpool_room(h->pool);
 	u->nhandles--;
+	if (h->nrefs)
+		u->nclosing++;
+	else
+		h->user = NULL;
 	LIST_REMOVE(h, in_account);
 	if (--a->nhandles == 0) {
 		LIST_REMOVE(a, entry);
 		LIST_REMOVE(a, by_user);
 		free(a);
-		if (--u->naccounts == 0) {
-			assert(u->bytes == 0 && u->nhandles == 0);
-			LIST_REMOVE(u, entry);
-			free(u);
-		}
+		u->naccounts--;
+		user_account_maybe_free(u);
 	}
 	h->account = NULL;
+}
+
+void
+handle_refs_gone(struct handle *h)
+{
+	struct user_account *u = h->user;
+
+	assert(!h->session && h->nrefs == 0 && u && u->nclosing);
+	h->user = NULL;
+	u->nclosing--;
+	user_account_maybe_free(u);
 }
 
 /*
@@ -383,6 +413,7 @@ handle_open(struct session *s, struct dpool *p, bool read_only, uint32_t id)
 	h->id = id;
 	h->session = s;
 	h->pool = p;
+	h->user = h->account->user;
 	h->account->nhandles++;
 	h->account->user->nhandles++;
 	LIST_INSERT_HEAD(&h->account->handles, h, in_account);
@@ -458,13 +489,13 @@ handle_set(struct handle *h, uint64_t bytes, uint64_t cached)
 	if (h->session) {
 		h->pool->client_cached -= handle_cached(h);
 		h->account->bytes += bytes - h->bytes;
-		h->account->user->bytes += bytes - h->bytes;
 		/*
 		 * Less held by a connection is room under its quota per
-		 * connection, and under its uid's user quota, which its
-		 * waiting allocations are told of as of a free: nothing is
-		 * freed when this handle lets go of a block another holds
-		 * too, or when another uid persists a block it holds.
+		 * connection, which its waiting allocations are told of as
+		 * of a free: nothing is freed when this handle lets go of a
+		 * block another holds too, or when another uid persists a
+		 * block it holds.  (Its uid's account follows the holds
+		 * themselves, pool_hold.c.)
 		 */
 		if (bytes < h->bytes && dpool_has_quota(h->pool))
 			dpool_room(h->pool);
@@ -649,9 +680,10 @@ accounts_check(const struct dpool *p, char *problem, size_t len)
 }
 
 /*
- * Recount each account with handles on p, and each uid's, from those
- * handles alone, and compare: a drift in the running totals would let a
- * session or a uid past its quota, or refuse it within.  Linear in p's
+ * Recount each account with handles on p from those handles alone, and
+ * each uid's handles, and compare: a drift in the running totals would
+ * let a session past its quota, or refuse it within.  (A uid's bytes are
+ * its holds', recounted from the blocks by dpool_check.)  Linear in p's
  * open handles.
  */
 int
@@ -661,10 +693,8 @@ session_check_pool(struct dpool *p, char *problem, size_t len)
 	struct session_account *a;
 	struct user_account *u;
 
-	LIST_FOREACH(u, &p->users, entry) {
-		u->check_bytes = 0;
+	LIST_FOREACH(u, &p->users, entry)
 		u->check_handles = 0;
-	}
 	LIST_FOREACH(h, &p->handles, in_pool) {
 		h->account->check_bytes = 0;
 		h->account->check_handles = 0;
@@ -684,9 +714,15 @@ session_check_pool(struct dpool *p, char *problem, size_t len)
 				 (unsigned)h->session->uid);
 			return -EFAULT;
 		}
+		if (h->user != h->account->user) {
+			snprintf(problem, len, "pool %s: handle %u of pid %d "
+				 "counts its holds on another uid's account "
+				 "than its session's", p->name, h->id,
+				 (int)h->session->pid);
+			return -EFAULT;
+		}
 		h->account->check_bytes += h->bytes + h->moving;
 		h->account->check_handles++;
-		h->account->user->check_bytes += h->bytes + h->moving;
 		h->account->user->check_handles++;
 	}
 	LIST_FOREACH(h, &p->handles, in_pool) {
@@ -706,15 +742,13 @@ session_check_pool(struct dpool *p, char *problem, size_t len)
 	if (accounts_check(p, problem, len))
 		return -EFAULT;
 	LIST_FOREACH(u, &p->users, entry)
-		if (u->bytes != u->check_bytes || u->naccounts == 0 ||
+		if ((u->naccounts == 0 && u->nclosing == 0) ||
 		    u->nhandles != u->check_handles) {
 			snprintf(problem, len, "pool %s: uid %u's account "
-				 "counts %u handles of %llu bytes in %u "
-				 "sessions, its open handles are %u of %llu",
-				 p->name, (unsigned)u->uid, u->nhandles,
-				 (unsigned long long)u->bytes, u->naccounts,
-				 u->check_handles,
-				 (unsigned long long)u->check_bytes);
+				 "counts %u handles in %u sessions and %u "
+				 "closing, its open handles are %u", p->name,
+				 (unsigned)u->uid, u->nhandles, u->naccounts,
+				 u->nclosing, u->check_handles);
 			return -EFAULT;
 		}
 	return 0;

@@ -53,11 +53,16 @@ struct session_account {
 };
 
 /*
- * What all the sessions of one uid hold in one pool, their accounts'
- * bytes summed as they change: the user quota's count, with the uid's
- * persistent bytes (dpool_persisted_by), so that an allocation need not
- * walk the uid's sessions for it.  Made with the uid's first account on
- * the pool, gone with its last; on the pool's list (struct dpool's users).
+ * What all the sessions of one uid hold in one pool: the user quota's
+ * count, with the uid's persistent bytes (dpool_persisted_by), kept as
+ * holds come and go (pool_hold.c) so that an allocation need not walk
+ * the uid's sessions for it.  A block counts once however many of the
+ * uid's handles hold it (struct dpool's uid_holds tells), and until the
+ * last of them lets it go: a closed handle's references, dropped a step
+ * at a time (pool_release.c), count until they are dropped.  Made with
+ * the uid's first account on the pool, gone with its last and its last
+ * closed handle's last reference; on the pool's list (struct dpool's
+ * users).
  */
 struct user_account {
 	LIST_ENTRY(user_account) entry;
@@ -65,9 +70,18 @@ struct user_account {
 	LIST_HEAD(, session_account) accounts;	/* its connections' there */
 	uint32_t naccounts;	/* sessions' accounts on it */
 	uint32_t nhandles;	/* their open handles on the pool */
-	uint64_t bytes;		/* of those handles */
-	uint64_t check_bytes;	/* session_check_pool's recount */
+	uint32_t nclosing;	/* closed handles still dropping references */
+	/*
+	 * Bytes of the blocks its handles hold, open or closing, each once
+	 * and none persistent, and the growth its open handles' blocks
+	 * being moved hold (struct handle's moving).
+	 */
+	uint64_t bytes;
+	uint64_t check_bytes;	/* dpool_check's recount */
 	uint32_t check_handles;
+	uint32_t check_holds;	/* ... of its holds on one block */
+	uint64_t stamp;		/* the walk of a block's holds that last met
+				 * it (user_stamp_next) */
 };
 
 struct handle {
@@ -80,6 +94,8 @@ struct handle {
 	struct dpool *pool;
 	struct session_account *account; /* its session's on pool; NULL
 					   * once closed */
+	struct user_account *user;	/* its uid's on pool, kept once closed
+					 * until its references are dropped */
 	bool read_only;
 	uint32_t rank;		/* state_save.c's, while it saves: its
 				 * place in its pool's list (0: the head) */
@@ -203,6 +219,9 @@ void handle_set_bytes(struct handle *h, uint64_t bytes);
 void handle_set_cached(struct handle *h, uint64_t cached);
 /* Set a handle's moving bytes: while it is open, its accounts follow. */
 void handle_set_moving(struct handle *h, uint64_t moving);
+/* Closed handle h has dropped its last reference: it leaves its uid's
+ * account, the account's last going with it. */
+void handle_refs_gone(struct handle *h);
 /* Close every handle of every session on pool p (forced destroy). */
 void session_close_pool_handles(struct dpool *p);
 
@@ -230,7 +249,7 @@ unsigned session_pid_handles(const struct dpool *p, pid_t pid, uint32_t id,
 uint64_t session_pool_bytes(const struct session *s, const struct dpool *p);
 uint64_t handle_session_bytes(const struct handle *h);
 /*
- * Bytes the open handles of uid's sessions hold in pool p, all told (the
+ * Bytes the handles of uid's sessions hold in pool p, each block once (the
  * user quota's count, without the uid's persistent blocks): of the uid and
  * pool, or of open handle h's session's uid.
  */
@@ -249,7 +268,9 @@ uint64_t handle_user_bytes(const struct handle *h);
 uint64_t handle_quota_share(const struct handle *h);
 /*
  * Do the accounts of the sessions with handles open on p hold what those
- * handles hold?  0, or -EFAULT with the first difference in problem.
+ * handles hold, and count them?  0, or -EFAULT with the first difference
+ * in problem.  (The uids' bytes are dpool_check's to recount, from the
+ * blocks.)
  */
 int session_check_pool(struct dpool *p, char *problem, size_t len);
 

@@ -11,8 +11,9 @@
  *       sequence.  The test keeps every block's holders and persister, and
  *       so what counts against each connection's quota (its handles'
  *       blocks, each once per holding handle, and its uid's persistent
- *       ones) and each uid's user quota (all its connections' handles'
- *       blocks and its persistent ones), and every request is refused with
+ *       ones) and each uid's user quota (the blocks any of its
+ *       connections' handles hold, each once, and its persistent ones),
+ *       and every request is refused with
  *       -EDQUOT exactly when one of them would pass its bound, and
  *       succeeds otherwise.  The pool passes its check (which recounts the
  *       daemon's running totals per connection and per uid) every
@@ -210,14 +211,27 @@ persisted_by(uid_t uid)
 	return sum;
 }
 
+/* Does a handle of a connection of uid hold b? */
+static bool
+uid_holds(const struct mblock *b, uid_t uid)
+{
+	for (unsigned i = 0; i < b->nholders; i++)
+		if (fx.uid[b->keys[i] >> 32] == uid)
+			return true;
+	return false;
+}
+
+/* What counts against uid's user quota: each block its handles hold,
+ * once however many of them hold it. */
 static uint64_t
 uid_held(uid_t uid)
 {
 	uint64_t sum = 0;
 
-	for (int c = 0; c < NCONNS; c++)
-		if (fx.uid[c] == uid)
-			sum += conn_held(c);
+	for (unsigned bi = 0; bi < fx.nblocks; bi++)
+		if (!fx.blocks[bi].persistent &&
+		    uid_holds(&fx.blocks[bi], uid))
+			sum += fx.blocks[bi].size;
 	return sum;
 }
 
@@ -225,20 +239,28 @@ uid_held(uid_t uid)
 enum answer { GRANTED, OVER_QUOTA, OVER_USER_QUOTA };
 
 /*
- * The expected answer to c asking to hold more: the connection's quota
- * first (its blocks and its uid's persistent ones), then the uid's.
+ * The expected answer to c asking to hold more under its connection's
+ * quota (its blocks and its uid's persistent ones), first, and user_more
+ * under its uid's (none: nothing to refuse).
  */
 static enum answer
-expect(int c, uint64_t more)
+expect_each(int c, uint64_t more, uint64_t user_more)
 {
 	uid_t uid = fx.uid[c];
 	uint64_t persisted = persisted_by(uid);
 
 	if (conn_held(c) + persisted + more > QUOTA)
 		return OVER_QUOTA;
-	if (uid_held(uid) + persisted + more > USER_QUOTA)
+	if (user_more && uid_held(uid) + persisted + user_more > USER_QUOTA)
 		return OVER_USER_QUOTA;
 	return GRANTED;
+}
+
+/* The expected answer to c asking to hold more under both quotas. */
+static enum answer
+expect(int c, uint64_t more)
+{
+	return expect_each(c, more, more);
 }
 
 static void
@@ -424,8 +446,9 @@ step_resize(unsigned step, const struct mhandle *h)
 
 /*
  * Retain any block h does not hold: a block that is not persistent counts
- * against h's connection and uid (once more for each holder); a
- * persistent one against its persister only, so it is never refused.
+ * against h's connection (once more for each holder) and against its uid
+ * unless another of its handles holds it already; a persistent one
+ * against its persister only, so it is never refused.
  */
 static void
 step_retain(unsigned step, const struct mhandle *h)
@@ -438,7 +461,9 @@ step_retain(unsigned step, const struct mhandle *h)
 	if (!(b = any_block(&bi)) || holds(b, key_of(h)) ||
 	    b->nholders == MAX_HOLD)
 		return;
-	want = b->persistent ? GRANTED : expect(h->conn, b->size);
+	want = b->persistent ? GRANTED :
+	       expect_each(h->conn, b->size,
+			   uid_holds(b, fx.uid[h->conn]) ? 0 : b->size);
 	rc = harness_raw_retain(fx.fd[h->conn], h->id, b->off);
 	answer_is(rc, want, "retain", step, h->conn, b->size);
 	if (rc == 0)

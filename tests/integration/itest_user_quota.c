@@ -69,11 +69,11 @@
  *   file_pool_user_quota  `user_quota =` in a [pool] section, changed by
  *       a reload (logged old -> new), and gone with the key.
  *   shared_growth_per_hold  a block two connections of one uid hold counts
- *       twice against the uid's user quota, so growing it in place counts
- *       its growth twice too: a resize the uid's holds would take past
- *       the quota is refused, and the uid never holds more than it; the
- *       same for one connection holding a block through two handles and
- *       its quota per connection.
+ *       once against the uid's user quota, and so does its growth in
+ *       place: a resize past the quota with it counted once is refused,
+ *       one within it is served, and the uid never holds more than it;
+ *       one connection holding a block through two handles counts it
+ *       twice under its quota per connection, and its growth too.
  *   growth_of_a_move_counts_from_its_start  a block the daemon moves in
  *       steps (release_step 4K) holds its growth from the first step: a
  *       connection of the same uid that allocates while it is copied
@@ -107,7 +107,9 @@
  *       sent raw, a Persist and a Publish past what the uid may persist;
  *       not a raw request with retry_follows, nor a refusal by the blocks
  *       allowed per client, nor the tries of a waiting allocation (one
- *       that runs out, one that gets its room).  Kept across a restart in
+ *       that runs out, one that gets its room); a Retain of a block its
+ *       uid holds already adds nothing to the uid's count, and is served
+ *       under the user quota, uncounted.  Kept across a restart in
  *       place, and shown by poolctl stats (text, kv, JSON, Prometheus).
  */
 #include <errno.h>
@@ -420,15 +422,15 @@ shared_growth_per_hold(void **state)
 	EXPECT_RC(pool_open(c2, "g", &p2), 0);
 	EXPECT_RC(pool_alloc(p1, BIG, &a), 0);
 	EXPECT_RC(pool_retain(p2, a), 0);
-	assert_int_equal(uid_holds(c1, "g"), 2 * BIG);
-	/* 384 KiB more, twice: 1.25 MiB. */
-	EXPECT_RC(pool_realloc(p1, a, 640 * KiB, &x), -EDQUOT);
+	assert_int_equal(uid_holds(c1, "g"), BIG);
+	/* 896 KiB more, once: 1.125 MiB. */
+	EXPECT_RC(pool_realloc(p1, a, 1152 * KiB, &x), -EDQUOT);
 	assert_non_null(strstr(pool_last_message(-EDQUOT), "per user"));
-	assert_int_equal(uid_holds(c1, "g"), 2 * BIG);
-	/* 192 KiB more, twice: 896 KiB, in place. */
-	EXPECT_RC(pool_realloc(p1, a, 448 * KiB, &x), 0);
+	assert_int_equal(uid_holds(c1, "g"), BIG);
+	/* 640 KiB more, once: 896 KiB, in place. */
+	EXPECT_RC(pool_realloc(p1, a, 896 * KiB, &x), 0);
 	assert_int_equal(x, a);
-	assert_int_equal(uid_holds(c1, "g"), 2 * 448 * KiB);
+	assert_int_equal(uid_holds(c1, "g"), 896 * KiB);
 	EXPECT_RC(pool_free(p2, a), 0);
 	EXPECT_RC(pool_free(p1, a), 0);
 	harness_expect_checked(c1, "g");
@@ -1875,13 +1877,15 @@ refuse_per_user(struct pool_conn *c)
 	expect_refusals(c, "uq", 0, 3);
 	EXPECT_RAW(raw_alloc_as(r, h, BIG, false, 0), -EDQUOT);
 	expect_refusals(c, "uq", 0, 4);
-	EXPECT_RAW(harness_raw_retain(r, h, b), -EDQUOT);
-	expect_refusals(c, "uq", 0, 5);
+	/* A block its uid holds already: the Retain adds nothing. */
+	EXPECT_RAW(harness_raw_retain(r, h, b), 0);
+	expect_refusals(c, "uq", 0, 4);
+	EXPECT_RAW(harness_raw_free(r, h, b), 0);
 
 	/* A wait that runs out is -ETIMEDOUT, its tries not counted. */
 	EXPECT_RC(pool_alloc_wait(p, BIG, 0, 0, 50, &x), -ETIMEDOUT);
 	EXPECT_RAW(raw_alloc_as(r, h, BIG, false, 50), -ETIMEDOUT);
-	expect_refusals(c, "uq", 0, 5);
+	expect_refusals(c, "uq", 0, 4);
 	/* Nor those of one that waits until room comes. */
 	m.handle = h;
 	m.size = BIG;
@@ -1896,7 +1900,7 @@ refuse_per_user(struct pool_conn *c)
 	assert_non_null(rep);
 	assert_int_equal(rep->error, 0);
 	poolmgr__reply__free_unpacked(rep, NULL);
-	expect_refusals(c, "uq", 0, 5);
+	expect_refusals(c, "uq", 0, 4);
 	harness_close_fd(&r);
 	pool_close(p);
 }
@@ -1916,12 +1920,12 @@ poolctl_shows_refusals(void)
 					 sizeof(err), "stats uq --format=kv"),
 			 0);
 	assert_non_null(strstr(out, "uq quota_refusals 0\n"));
-	assert_non_null(strstr(out, "uq user_quota_refusals 5\n"));
+	assert_non_null(strstr(out, "uq user_quota_refusals 4\n"));
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 					 sizeof(err), "--json=short stats uq"),
 			 0);
 	assert_non_null(strstr(out, "\"quota_refusals\":0"));
-	assert_non_null(strstr(out, "\"user_quota_refusals\":5"));
+	assert_non_null(strstr(out, "\"user_quota_refusals\":4"));
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 					 sizeof(err), "stats qc"), 0);
 	assert_non_null(strstr(out, "quota refusals"));
@@ -1953,7 +1957,7 @@ refusals_counted(void **state)
 	refuse_per_user(c);
 	assert_int_equal(harness_restart_in_place(&d), 0);
 	expect_refusals(c, "qc", 9, 0);
-	expect_refusals(c, "uq", 0, 5);
+	expect_refusals(c, "uq", 0, 4);
 	poolctl_shows_refusals();
 	harness_expect_checked(c, "qc");
 	harness_expect_checked(c, "uq");

@@ -21,6 +21,14 @@
  *       counts only its own bytes, takes its oldest name first and no
  *       more than asked, none of another uid's, and its last name with
  *       its charge, the Check passing after each.
+ *   shared_blocks_once_per_uid  blocks that two handles of the fixture's
+ *       uid hold, and one a handle of another uid holds too: each uid's
+ *       account counts each block once, through a persist and its end;
+ *       a count of holds, or an account's bytes, one off fails the
+ *       Check with the block or uid named.  The two handles close with
+ *       drop_step 1, their references dropped one per step: after every
+ *       step the Check passes, and the uid's account counts the blocks
+ *       the second handle still holds, each once, until the last goes.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -31,6 +39,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -247,6 +257,124 @@ uid_books_checked(void **state)
 	check_ok(p);
 }
 
+static void
+no_queue_call(void)
+{
+}
+
+/* The bytes of the blocks h still holds. */
+static uint64_t
+held_by(struct handle *h)
+{
+	struct hold *hd;
+	uint64_t n = 0;
+
+	LIST_FOREACH(hd, &h->refs, by_handle)
+		n += hold_block(hd)->size;
+	return n;
+}
+
+/* The Check fails, with want in its problem. */
+static void
+check_fails(struct dpool *p, const char *want)
+{
+	char problem[256];
+
+	assert_int_equal(dpool_check(p, problem, sizeof(problem)), -EFAULT);
+	if (!strstr(problem, want))
+		fail_msg("no \"%s\" in: %s", want, problem);
+}
+
+#define SHARED 4
+
+static void
+shared_blocks_once_per_uid(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	struct dpool *p = fx->p;
+	uid_t uid = fx->s->uid, other = uid + 1;
+	struct handle *h2, *h3;
+	struct session *s2;
+	struct block *b[SHARED];
+	uint64_t total = 0, age;
+	char want[96];
+	uid_t persister;
+	int sv[2], i;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_non_null(s2 = session_new(sv[0]));
+	s2->uid = other;	/* before its first handle */
+	assert_non_null(h2 = session_open(fx->s, p, false));
+	assert_non_null(h3 = session_open(s2, p, false));
+	for (i = 0; i < SHARED; i++) {
+		assert_int_equal(dpool_alloc(p, fx->h, 4096 << i, 0, false, 0,
+					     &b[i]), 0);
+		assert_int_equal(dpool_retain(p, h2, b[i]->off, 0), 0);
+		total += b[i]->size;
+	}
+	assert_int_equal(dpool_retain(p, h3, b[0]->off, 0), 0);
+	assert_int_equal(session_user_bytes(p, uid), total);
+	assert_int_equal(session_user_bytes(p, other), b[0]->size);
+	/* Each handle pays for each block under the quota per connection. */
+	assert_int_equal(session_pool_bytes(fx->s, p), 2 * total);
+	check_ok(p);
+
+	/* A count of holds, an account's bytes, one off. */
+	snprintf(want, sizeof(want), "block 0x%llx of 3 holders: uid %u "
+		 "holds it 2 times, counted 3",
+		 (unsigned long long)b[0]->off, (unsigned)uid);
+	(void)uid_holds_reserve(&p->uid_holds, 1);
+	(void)uid_holds_add(&p->uid_holds, b[0], (uint32_t)uid);
+	check_fails(p, want);
+	(void)uid_holds_sub(&p->uid_holds, b[0], (uint32_t)uid);
+	check_ok(p);
+	fx->h->user->bytes++;
+	snprintf(want, sizeof(want), "uid %u holds %llu bytes (each block "
+		 "once), its account says %llu", (unsigned)uid,
+		 (unsigned long long)total, (unsigned long long)total + 1);
+	check_fails(p, want);
+	fx->h->user->bytes--;
+	check_ok(p);
+
+	/* Persistent, the block is its persister's alone; then no more. */
+	assert_int_equal(dpool_persist(p, h3, b[0]->off, 0), 0);
+	assert_int_equal(session_user_bytes(p, uid), total - b[0]->size);
+	assert_int_equal(session_user_bytes(p, other), 0);
+	assert_int_equal(dpool_persisted_by(p, other), b[0]->size);
+	check_ok(p);
+	assert_int_equal(dpool_free_persisted(p, b[0]->off, 0, &age,
+					      &persister), 0);
+	assert_int_equal(persister, other);
+	assert_int_equal(session_user_bytes(p, uid), total);
+	assert_int_equal(session_user_bytes(p, other), b[0]->size);
+	check_ok(p);
+
+	/* Closed in steps: the blocks count until their last holder goes. */
+	dpool_release_setup(DPOOL_RELEASE_STEP_DEFAULT, 1, no_queue_call);
+	session_close(fx->s, fx->h);
+	fx->h = NULL;
+	assert_true(dpool_unsettled(p));
+	session_close(fx->s, h2);
+	/* h2 goes once the last handle dropping references is done. */
+	while (p->closing) {
+		check_ok(p);
+		assert_int_equal(session_user_bytes(p, uid), held_by(h2));
+		assert_int_equal(session_user_bytes(p, other), b[0]->size);
+		(void)dpool_release_step();
+	}
+	while (dpool_release_step())
+		;
+	check_ok(p);
+	assert_int_equal(session_user_bytes(p, uid), 0);
+	assert_int_equal(session_user_bytes(p, other), b[0]->size);
+	dpool_release_setup(DPOOL_RELEASE_STEP_DEFAULT,
+			    DPOOL_DROP_STEP_DEFAULT, NULL);
+	session_free(s2);
+	close(sv[1]);
+	check_ok(p);
+	assert_int_equal(block_index_count(&p->blocks), 0);
+}
+
 int
 main(void)
 {
@@ -258,6 +386,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(counts_of_one_in_the_singular,
 			daemon_fixture_setup_open, daemon_fixture_teardown),
 		cmocka_unit_test_setup_teardown(uid_books_checked,
+			daemon_fixture_setup_open, daemon_fixture_teardown),
+		cmocka_unit_test_setup_teardown(shared_blocks_once_per_uid,
 			daemon_fixture_setup_open, daemon_fixture_teardown),
 	};
 

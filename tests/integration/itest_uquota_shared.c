@@ -1,0 +1,409 @@
+/*
+ * itest_uquota_shared.c - a block that several handles of one uid hold
+ * counts once against the uid's user quota, however many of its handles
+ * (in however many connections) hold it: the pattern of a producer that
+ * publishes an array and workers of its uid that retain it
+ * (client/examples/workers.py), once the array stops being persistent.
+ *
+ *   replaced_counts_once  a producer publishes a block of 512 KiB and
+ *       drops its own hold; three worker processes of its uid retain it
+ *       (pool_lookup_retain); the producer publishes a new version of 256
+ *       KiB under the name (pool_publish_replace).  ListUsers counts the
+ *       old block once (512 KiB held, 256 KiB persisted, not 1.5 MiB
+ *       held), so a worker's allocation of 192 KiB, which fits under the
+ *       user quota of 1 MiB with it counted once, is served, and one of
+ *       320 KiB is refused "per user" with what the uid holds counted
+ *       once.  The workers end one by one: the block counts until the
+ *       last of them goes, then not at all.  The check passes after each
+ *       step.
+ *   unpublished_counts_once  the same with the name unpublished, and
+ *       workers that hold the block through two handles each: an
+ *       allocation of 448 KiB beside it is served.
+ *   two_uids_each_once  a worker of another uid holds the block too,
+ *       through two handles: once unpublished each uid is charged it
+ *       once, and what one uid lets go leaves the other's charge as it
+ *       was.
+ *   closed_in_steps  drop_step = 1: a connection holding 32 blocks of
+ *       256 KiB that two handles of another connection of its uid
+ *       retain closes, its references dropped one per loop turn: the uid
+ *       holds 8 MiB all along; one of the two handles closes, in steps
+ *       too, and the uid still holds 8 MiB; the last closes, and it holds
+ *       nothing.  An allocation that needs the room of one block is
+ *       refused until the last holder has gone, then served.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolclient.h"
+
+#define KiB 1024u
+#define MiB (1024u * 1024u)
+/* Larger than any block a client cache keeps: each goes to the daemon. */
+#define BIG (256 * KiB)
+#define POOL_SIZE (64 * MiB)
+#define OTHER_UID 65534
+#define OTHER_GID 65534
+#define WORKERS 3
+#define MAX_HANDLES 2
+
+static struct daemon_proc d;
+
+/* A worker process: its uid (0: the test's), pool, name and handles. */
+struct worker {
+	struct harness_child k;
+	uid_t uid;
+	const char *pool;
+	const char *name;
+	int handles;
+};
+
+static int
+create_user_quota(struct pool_conn *c, const char *name, uint64_t uq)
+{
+	struct pool_create_opts o = {.max_size = POOL_SIZE, .mode = 0666};
+	struct pool_set_opts s = {.which = POOL_SET_USER_QUOTA,
+				  .user_quota = uq};
+
+	return pool_create_set(c, name, &o, &s);
+}
+
+/*
+ * In the child: connect, open the pool w->handles times and retain the
+ * block named w->name through each, say so, and hold it until told to
+ * stop; the report is 0 if all went well.  The connection goes with the
+ * process, and its references with it.
+ */
+static int
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct pool *p[MAX_HANDLES];
+	struct pool_conn *c;
+	pool_off_t off;
+	char x;
+	int i, report = 0;
+
+	harness_child_ready(&w->k);
+	if (w->uid && (setgroups(0, NULL) == -1 || setgid(OTHER_GID) == -1 ||
+		       setuid(w->uid) == -1))
+		return 10;
+	CHECK_RC(pool_connect(NULL, &c), 0, 11);
+	for (i = 0; i < w->handles; i++) {
+		CHECK_RC(pool_open(c, w->pool, &p[i]), 0, 12);
+		CHECK_RC(pool_lookup_retain(p[i], w->name, &off, NULL), 0, 13);
+	}
+	CHECK(harness_write_full(w->k.out[1], "r", 1) == 0, 14);
+	CHECK(harness_read_full(w->k.stop[0], &x, 1) == 0, 15);
+	CHECK(harness_write_full(w->k.out[1], &report, sizeof(report)) == 0,
+	      16);
+	return 0;
+}
+
+static void
+worker_start(struct worker *w, uid_t uid, const char *pool,
+	     const char *name, int handles)
+{
+	w->uid = uid;
+	w->pool = pool;
+	w->name = name;
+	w->handles = handles;
+	harness_child_start(&w->k, worker_main, w);
+}
+
+static void
+worker_stop(struct worker *w)
+{
+	int report = -1;
+
+	assert_int_equal(harness_child_stop(&w->k, &report, sizeof(report)),
+			 0);
+	assert_int_equal(report, 0);
+	assert_int_equal(harness_wait(w->k.pid), 0);
+}
+
+/* What ListUsers says uid holds in pool name (0, 0 if it is not listed). */
+static void
+uid_usage(struct pool_conn *c, const char *name, uid_t uid, uint64_t *held,
+	  uint64_t *persisted)
+{
+	struct pool_user *u;
+	size_t n, total, i;
+
+	*held = *persisted = 0;
+	EXPECT_RC(pool_users(c, name, &u, &n, &total), 0);
+	for (i = 0; i < n; i++)
+		if (u[i].uid == uid) {
+			*held = u[i].held_bytes;
+			*persisted = u[i].persisted_bytes;
+		}
+	free(u);
+}
+
+/*
+ * Wait until the daemon lists uid in pool name with connections and
+ * handles open (a process's exit, a close, reaches it after the test
+ * goes on).
+ */
+static void
+wait_listed(struct pool_conn *c, const char *name, uid_t uid,
+	    uint32_t connections, uint32_t handles)
+{
+	struct pool_user *u;
+	size_t n, total, i;
+	bool there;
+
+	for (int tries = 0; tries < 30000; tries++) {
+		EXPECT_RC(pool_users(c, name, &u, &n, &total), 0);
+		there = connections == 0 && handles == 0;
+		for (i = 0; i < n; i++)
+			if (u[i].uid == uid)
+				there = u[i].connections == connections &&
+					u[i].handles == handles;
+		free(u);
+		if (there)
+			return;
+		harness_sleep_ms(1);
+	}
+	fail_msg("uid %u is not listed with %u connections and %u handles "
+		 "after 30 s", (unsigned)uid, connections, handles);
+}
+
+static void
+expect_usage(struct pool_conn *c, const char *name, uid_t uid, uint64_t held,
+	     uint64_t persisted)
+{
+	uint64_t h, p;
+
+	uid_usage(c, name, uid, &h, &p);
+	assert_int_equal(h, held);
+	assert_int_equal(p, persisted);
+	harness_expect_checked(c, name);
+}
+
+/* A refusal by the user quota, whose words say the uid holds holds. */
+static void
+expect_refused_per_user(struct pool *p, size_t size, const char *holds)
+{
+	const char *why;
+	pool_off_t x;
+
+	EXPECT_RC(pool_alloc(p, size, &x), -EDQUOT);
+	why = pool_last_message(-EDQUOT);
+	assert_non_null(why);
+	printf("uquota_shared: refused: %s\n", why);
+	assert_non_null(strstr(why, "per user"));
+	assert_non_null(strstr(why, holds));
+}
+
+/* The producer's block of size bytes, published as name, its own hold
+ * dropped: the name's reference keeps it. */
+static pool_off_t
+publish_dropped(struct pool *p, size_t size, const char *name, bool replace)
+{
+	pool_off_t off;
+
+	EXPECT_RC(pool_alloc(p, size, &off), 0);
+	if (replace)
+		EXPECT_RC(pool_publish_replace(p, off, name), 0);
+	else
+		EXPECT_RC(pool_publish(p, off, name), 0);
+	EXPECT_RC(pool_free(p, off), 0);
+	return off;
+}
+
+static void
+replaced_counts_once(void **state)
+{
+	struct worker w[WORKERS];
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t x;
+	uid_t me = geteuid();
+	int i;
+
+	(void)state;
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_user_quota(c, "w", 1 * MiB), 0);
+	EXPECT_RC(pool_open(c, "w", &p), 0);
+	(void)publish_dropped(p, 2 * BIG, "arr", false);
+	for (i = 0; i < WORKERS; i++)
+		worker_start(&w[i], 0, "w", "arr", 1);
+	/* Persistent: charged once, to its persister. */
+	expect_usage(c, "w", me, 0, 2 * BIG);
+
+	/* A new version: the old one is the workers' alone. */
+	(void)publish_dropped(p, BIG, "arr", true);
+	/* 768 KiB and 192 KiB fit under 1 MiB; 320 KiB do not. */
+	EXPECT_RC(pool_alloc(p, 3 * BIG / 4, &x), 0);
+	expect_usage(c, "w", me, 2 * BIG + 3 * BIG / 4, BIG);
+	EXPECT_RC(pool_free(p, x), 0);
+	expect_usage(c, "w", me, 2 * BIG, BIG);
+	expect_refused_per_user(p, 5 * BIG / 4, "holds 768.0 KiB");
+
+	/* The workers go one by one: the block counts until the last. */
+	for (i = 0; i < WORKERS - 1; i++) {
+		worker_stop(&w[i]);
+		wait_listed(c, "w", me, WORKERS - i, WORKERS - i);
+		expect_usage(c, "w", me, 2 * BIG, BIG);
+	}
+	worker_stop(&w[WORKERS - 1]);
+	wait_listed(c, "w", me, 1, 1);
+	expect_usage(c, "w", me, 0, BIG);
+	assert_int_equal(harness_stats_of(c, "w").live_blocks, 1);
+	EXPECT_RC(pool_alloc(p, 3 * BIG, &x), 0);
+	EXPECT_RC(pool_free(p, x), 0);
+	EXPECT_RC(pool_unpublish(p, "arr"), 0);
+	expect_usage(c, "w", me, 0, 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+static void
+unpublished_counts_once(void **state)
+{
+	struct worker w[WORKERS];
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t x;
+	uid_t me = geteuid();
+	int i;
+
+	(void)state;
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_user_quota(c, "u", 1 * MiB), 0);
+	EXPECT_RC(pool_open(c, "u", &p), 0);
+	(void)publish_dropped(p, 2 * BIG, "arr", false);
+	for (i = 0; i < WORKERS; i++)
+		worker_start(&w[i], 0, "u", "arr", MAX_HANDLES);
+	EXPECT_RC(pool_unpublish(p, "arr"), 0);
+	/* Six handles hold it: 512 KiB, once; 448 KiB more fit. */
+	EXPECT_RC(pool_alloc(p, 7 * BIG / 4, &x), 0);
+	expect_usage(c, "u", me, 2 * BIG + 7 * BIG / 4, 0);
+	expect_refused_per_user(p, BIG, "holds 960.0 KiB");
+	EXPECT_RC(pool_free(p, x), 0);
+	for (i = 0; i < WORKERS; i++) {
+		expect_usage(c, "u", me, 2 * BIG, 0);
+		worker_stop(&w[i]);
+		wait_listed(c, "u", me, WORKERS - i,
+			    1 + (WORKERS - i - 1) * MAX_HANDLES);
+	}
+	expect_usage(c, "u", me, 0, 0);
+	assert_int_equal(harness_stats_of(c, "u").live_blocks, 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+static void
+two_uids_each_once(void **state)
+{
+	struct worker mine[2], other;
+	struct pool_conn *c;
+	struct pool *p;
+	uid_t me = geteuid();
+
+	(void)state;
+	harness_skip_unless_root("become another uid");
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_user_quota(c, "t", 1 * MiB), 0);
+	EXPECT_RC(pool_open(c, "t", &p), 0);
+	(void)publish_dropped(p, 2 * BIG, "arr", false);
+	worker_start(&mine[0], 0, "t", "arr", 1);
+	worker_start(&mine[1], 0, "t", "arr", MAX_HANDLES);
+	worker_start(&other, OTHER_UID, "t", "arr", MAX_HANDLES);
+	expect_usage(c, "t", OTHER_UID, 0, 0);
+	EXPECT_RC(pool_unpublish(p, "arr"), 0);
+	expect_usage(c, "t", me, 2 * BIG, 0);
+	expect_usage(c, "t", OTHER_UID, 2 * BIG, 0);
+	/* One uid's going leaves the other's charge whole. */
+	worker_stop(&other);
+	wait_listed(c, "t", OTHER_UID, 0, 0);
+	expect_usage(c, "t", OTHER_UID, 0, 0);
+	expect_usage(c, "t", me, 2 * BIG, 0);
+	worker_stop(&mine[0]);
+	wait_listed(c, "t", me, 2, 1 + MAX_HANDLES);
+	expect_usage(c, "t", me, 2 * BIG, 0);
+	worker_stop(&mine[1]);
+	wait_listed(c, "t", me, 1, 1);
+	expect_usage(c, "t", me, 0, 0);
+	assert_int_equal(harness_stats_of(c, "t").live_blocks, 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+#define STEPPED 32
+
+static void
+closed_in_steps(void **state)
+{
+	struct pool_conn *c, *owner, *holder;
+	struct pool *p, *po, *h1, *h2;
+	pool_off_t off[STEPPED], x;
+	uid_t me = geteuid();
+	int i;
+
+	(void)state;
+	harness_fixture_start(&d, "drop_step = 1\n");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_connect(NULL, &owner), 0);
+	assert_int_equal(pool_connect(NULL, &holder), 0);
+	EXPECT_RC(create_user_quota(c, "s", STEPPED * BIG + BIG / 2), 0);
+	EXPECT_RC(pool_open(c, "s", &p), 0);
+	EXPECT_RC(pool_open(owner, "s", &po), 0);
+	EXPECT_RC(pool_open(holder, "s", &h1), 0);
+	EXPECT_RC(pool_open(holder, "s", &h2), 0);
+	for (i = 0; i < STEPPED; i++) {
+		EXPECT_RC(pool_alloc(po, BIG, &off[i]), 0);
+		EXPECT_RC(pool_retain(h1, off[i]), 0);
+		EXPECT_RC(pool_retain(h2, off[i]), 0);
+	}
+	expect_usage(c, "s", me, STEPPED * BIG, 0);
+	expect_refused_per_user(p, BIG, "holds 8.0 MiB");
+
+	/* 32 references, dropped one per loop turn. */
+	pool_close(po);
+	pool_disconnect(owner);
+	wait_listed(c, "s", me, 2, 3);
+	expect_usage(c, "s", me, STEPPED * BIG, 0);
+	expect_refused_per_user(p, BIG, "holds 8.0 MiB");
+	pool_close(h1);
+	wait_listed(c, "s", me, 2, 2);
+	expect_usage(c, "s", me, STEPPED * BIG, 0);
+	expect_refused_per_user(p, BIG, "holds 8.0 MiB");
+	pool_close(h2);
+	wait_listed(c, "s", me, 1, 1);
+	expect_usage(c, "s", me, 0, 0);
+	EXPECT_RC(pool_alloc(p, BIG, &x), 0);
+	EXPECT_RC(pool_free(p, x), 0);
+	assert_int_equal(harness_stats_of(c, "s").live_blocks, 0);
+	pool_disconnect(holder);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		HARNESS_FIXTURE_TEST(replaced_counts_once, &d),
+		HARNESS_FIXTURE_TEST(unpublished_counts_once, &d),
+		HARNESS_FIXTURE_TEST(two_uids_each_once, &d),
+		HARNESS_FIXTURE_TEST(closed_in_steps, &d),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
