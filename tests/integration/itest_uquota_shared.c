@@ -29,7 +29,10 @@
  *       holds 8 MiB all along; one of the two handles closes, in steps
  *       too, and the uid still holds 8 MiB; the last closes, and it holds
  *       nothing.  An allocation that needs the room of one block is
- *       refused until the last holder has gone, then served.
+ *       refused until the last holder has closed, and served as soon as
+ *       it has, while its references wait to be dropped behind those of
+ *       another pool's handle of 100,000 closed before it: the
+ *       allocation waits for them.
  */
 #include <errno.h>
 #include <grp.h>
@@ -46,6 +49,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "harness_raw.h"
 #include "poolclient.h"
 
 #define KiB 1024u
@@ -346,15 +350,18 @@ two_uids_each_once(void **state)
 }
 
 #define STEPPED 32
+#define BALLAST 100000	/* references of a handle closed first */
 
 static void
 closed_in_steps(void **state)
 {
+	struct pool_create_opts ko = {.max_size = 16 * MiB, .mode = 0600};
 	struct pool_conn *c, *owner, *holder;
 	struct pool *p, *po, *h1, *h2;
 	pool_off_t off[STEPPED], x;
 	uid_t me = geteuid();
-	int i;
+	uint32_t k;
+	int i, fk;
 
 	(void)state;
 	harness_fixture_start(&d, "drop_step = 1\n");
@@ -384,12 +391,23 @@ closed_in_steps(void **state)
 	wait_listed(c, "s", me, 2, 2);
 	expect_usage(c, "s", me, STEPPED * BIG, 0);
 	expect_refused_per_user(p, BIG, "holds 8.0 MiB");
+	/*
+	 * Its references are still going when the allocation comes, behind
+	 * another pool's closed handle of many: it waits for them rather
+	 * than be refused.
+	 */
+	EXPECT_RC(pool_create(c, "k", &ko), 0);
+	fk = harness_raw_client(d.sock, "ballast");
+	k = harness_raw_handle(fk, "k");
+	EXPECT_RAW(harness_raw_alloc_many(fk, k, 16, BALLAST), 0);
+	EXPECT_RAW(harness_raw_close(fk, k), 0);
 	pool_close(h2);
-	wait_listed(c, "s", me, 1, 1);
-	expect_usage(c, "s", me, 0, 0);
 	EXPECT_RC(pool_alloc(p, BIG, &x), 0);
 	EXPECT_RC(pool_free(p, x), 0);
+	wait_listed(c, "s", me, 1, 1);
+	expect_usage(c, "s", me, 0, 0);
 	assert_int_equal(harness_stats_of(c, "s").live_blocks, 0);
+	harness_close_fd(&fk);
 	pool_disconnect(holder);
 	pool_close(p);
 	pool_disconnect(c);
