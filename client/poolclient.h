@@ -439,10 +439,10 @@ struct pool_user {
 					 * open on the pool */
 	uint32_t handles;		/* those handles */
 	/*
-	 * The usable sizes of the blocks its handles hold, each once per
-	 * holding handle (blocks in client caches too; persistent blocks are
-	 * their persister's): with persisted_bytes, what its user quota
-	 * counts (pool_set_opts.user_quota).
+	 * The usable sizes of the blocks its handles hold, each once however
+	 * many of its handles hold it (blocks in client caches too;
+	 * persistent blocks are their persister's): with persisted_bytes,
+	 * what its user quota counts (pool_set_opts.user_quota).
 	 */
 	uint64_t held_bytes;
 	uint64_t persisted_blocks;	/* persistent blocks it made so */

@@ -15,8 +15,10 @@ the same array by the same name.
 
 Under the pool's user quota the array is charged once, to the uid that
 loaded it, as a persistent block is; the workers' holds on it cost
-nothing while the name keeps it (see docs/python.md, "One array, many
-workers").
+nothing while the name keeps it.  Once it is no longer named (replaced
+by a new version, or unpublished), workers still holding it charge it
+to their uid once, however many of them hold it, until the last lets it
+go (see docs/python.md, "One array, many workers").
 """
 import errno
 import os
