@@ -18,7 +18,9 @@
  *       step.
  *   unpublished_counts_once  the same with the name unpublished, and
  *       workers that hold the block through two handles each: an
- *       allocation of 448 KiB beside it is served.
+ *       allocation of 448 KiB beside it is served; after a restart in
+ *       place the uid still holds it once, and the workers' going ends
+ *       the charge as before.
  *   two_uids_each_once  a worker of another uid holds the block too,
  *       through two handles: once unpublished each uid is charged it
  *       once, and what one uid lets go leaves the other's charge as it
@@ -299,6 +301,10 @@ unpublished_counts_once(void **state)
 	expect_usage(c, "u", me, 2 * BIG + 7 * BIG / 4, 0);
 	expect_refused_per_user(p, BIG, "holds 960.0 KiB");
 	EXPECT_RC(pool_free(p, x), 0);
+	/* The books rebuilt by the next image count it once too. */
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	expect_usage(c, "u", me, 2 * BIG, 0);
+	expect_refused_per_user(p, 2 * BIG + 4 * KiB, "holds 512.0 KiB");
 	for (i = 0; i < WORKERS; i++) {
 		expect_usage(c, "u", me, 2 * BIG, 0);
 		worker_stop(&w[i]);
