@@ -450,24 +450,55 @@ dirty_retain_fit(struct heap *h)
 }
 
 /*
+ * The newest queued entries leave the queue, their free pages going back,
+ * while the pool is over its bound, until max_pages have gone back (the
+ * last range may take it past them) or looks entries were looked at.
+ */
+static void
+retain_cut_newest(struct heap *h, uint64_t max_pages, unsigned looks)
+{
+	uint64_t bound = retain_bound(h), before = h->free_dirty;
+
+	while (looks-- > 0 && h->retain_count > 0 && retain_over(h, bound) &&
+	       before - h->free_dirty < max_pages) {
+		const struct retained *r =
+			&h->retain[retain_slot(h, h->retain_count - 1)];
+
+		h->retain_count--;
+		release_if_free(h, r->first, r->end);
+	}
+}
+
+/*
  * dirty_retain_fit once a hold over a merge of cached blocks is over: the
  * pages the merge freed meanwhile are the call's own, so they go back too,
  * and the pool is within its bound again when they have (a merge takes
  * nothing off the bound: cached blocks are not live).  The looks grow
  * with the ranges the merge queued, so the work stays what queueing them
  * cost.  Apart from dirty_retain_fit, which every span's free makes.
+ *
+ * The cut takes the oldest ranges first, and more than RETAIN_LOOKS
+ * stale ones (pages handed out again) may sit ahead of the merge's: it
+ * then stopped with the merge's pages all kept, over the bound.  Those
+ * are the newest entries, so the rest of the call's budget goes to them,
+ * newest first: as many entries as the merge queued, and RETAIN_RECYCLE
+ * more for one that an entry queued just before covered (retain_queued).
+ * The work stays what queueing them cost, and the pool within its bound.
  */
 void
 dirty_retain_fit_merged(struct heap *h)
 {
-	uint64_t pages = h->merged_pages;
+	uint64_t pages = h->merged_pages, max = h->cut_pages + pages;
+	uint64_t before = h->free_dirty;
 	unsigned ranges = h->merged_ranges;
 
 	if (h->retain_hold)
 		return;
 	h->merged_pages = 0;
 	h->merged_ranges = 0;
-	retain_cut(h, h->cut_pages + pages, ranges);
+	if (retain_cut(h, max, ranges) && before - h->free_dirty < max)
+		retain_cut_newest(h, max - (before - h->free_dirty),
+				  ranges + RETAIN_RECYCLE);
 }
 
 /*

@@ -2022,6 +2022,64 @@ held_merge_cut_sees_the_block_marked(void **state)
 	heap_destroy(h);
 }
 
+/*
+ * A held merge's cut reaches the bound however many stale ranges sit
+ * ahead of the merge's own in the queue.  1536 blocks of a page are freed
+ * while the owner holds, each queueing its page, and handed out again:
+ * 1536 stale ranges, more than the 1024 a cut looks at and the 64 the
+ * merge adds.  Then the merge case after them: the cut looked only at
+ * stale ranges and left the 15 pages the merge freed kept past a bound of
+ * none, until the next free or a trim.
+ */
+static void
+held_merge_cut_reaches_the_bound_past_stale_ranges(void **state)
+{
+	struct heap_config cfg = {
+		.max_size = 16 * MiB, .page_size = PAGE, .release = on_release,
+		.ctx = &own, .retain_pages = HEAP_RETAIN_NONE,
+		.retain_cut = PAGE, .cache_blocks = 1024,
+	};
+	enum { STALE = 1536 };
+	uint64_t base = (uint64_t)STALE * PAGE, a[64], x;
+	struct heap_stats st;
+	struct heap *h;
+	int i;
+
+	(void)state;
+	memset(&own, 0, sizeof(own));
+	assert_int_equal(heap_create(&cfg, &h), 0);
+	for (i = 0; i < STALE; i++)
+		assert_int_equal(alloc_ok(h, PAGE), (uint64_t)i * PAGE);
+	assert_int_equal(heap_set_retain_hold(h, 1), 0);
+	for (i = 0; i < STALE; i++)
+		assert_int_equal(heap_free(h, (uint64_t)i * PAGE), 0);
+	for (i = 0; i < STALE; i++)
+		assert_true(alloc_ok(h, PAGE) < base);
+	assert_int_equal(heap_set_retain_hold(h, 0), 0);
+	assert_int_equal(h->retain_count, STALE);
+	assert_int_equal(own.nrelease, 0);
+
+	for (i = 0; i < 64; i++)
+		a[i] = alloc_ok(h, KiB);
+	assert_int_equal(a[0], base);
+	assert_int_equal(alloc_ok(h, 64), base + 16 * PAGE);
+	for (i = 0; i < 64; i++)
+		assert_int_equal(heap_free(h, a[i]), 0);
+	assert_int_equal(stats(h).cached_blocks, 64);
+	assert_int_equal(stats(h).free_resident_bytes, 0);
+
+	x = alloc_ok(h, 2 * KiB);
+	assert_int_equal(x, base);
+	heap_get_stats(h, &st);
+	assert_int_equal(st.cached_blocks, 0);
+	assert_int_equal(st.retain_excess_bytes, 0);
+	assert_int_equal(st.free_resident_bytes, 0);
+	assert_int_equal(own.released, 15 * PAGE);
+	assert_true(own.last_release_off >= x + PAGE);
+	check_ok(h);
+	heap_destroy(h);
+}
+
 static void
 realloc_moves_when_it_must(void **state)
 {
@@ -2410,6 +2468,7 @@ main(void)
 		cmocka_unit_test(realloc_growing_after_a_refused_move_punches_no_page_it_takes),
 		cmocka_unit_test(held_merge_ends_within_the_bound),
 		cmocka_unit_test(held_merge_cut_sees_the_block_marked),
+		cmocka_unit_test(held_merge_cut_reaches_the_bound_past_stale_ranges),
 		cmocka_unit_test(realloc_moves_when_it_must),
 		cmocka_unit_test(realloc_edge_cases),
 		cmocka_unit_test(realloc_of_spans),
