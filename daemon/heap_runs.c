@@ -269,7 +269,13 @@ sbin_cap(const struct sbin *sb)
 	return sb->v ? (uint32_t)sb->v[-1] : 0;
 }
 
-/* Give a bin's stack room for cap entries (0: none); v[-1] is cap. */
+/*
+ * Give a bin's stack room for cap entries (0: none); v[-1] is cap.  A
+ * stack that shrinks stays as it was if realloc refuses: the C library's
+ * never does, but nothing promises it, and a reservation (heap_reserve.c)
+ * compacts stacks after its stock is made, where only a refusal of its
+ * own may stop it.
+ */
 static __attribute__((noinline)) void
 sbin_resize(struct heap *h, struct sbin *sb, uint32_t cap)
 {
@@ -282,8 +288,16 @@ sbin_resize(struct heap *h, struct sbin *sb, uint32_t cap)
 		sb->v = NULL;
 		return;
 	}
-	base = heap_meta_realloc(h, base, base ? (old + 1) * sizeof(*base) : 0,
-				 (cap + 1) * sizeof(*base));
+	if (cap < old) {
+		base = meta_try_realloc(h, base, (old + 1) * sizeof(*base),
+					(cap + 1) * sizeof(*base));
+		if (!base)
+			return;	/* the old stack serves, cap and all */
+	} else {
+		base = heap_meta_realloc(h, base,
+					 base ? (old + 1) * sizeof(*base) : 0,
+					 (cap + 1) * sizeof(*base));
+	}
 	base[0] = cap;
 	sb->v = base + 1;
 }
