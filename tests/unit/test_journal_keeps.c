@@ -46,6 +46,14 @@
  *       image numbered its own from just above it, pushed a keep.<n> of
  *       another pool beside the one left, and a crash could recover a
  *       pool from the other's memory.)
+ *   begin_refused_keeps_handed  the start's journal cannot be made
+ *       (RLIMIT_FSIZE below its first size) once the pool's keep.<n> is
+ *       pushed, and the keep's removal fails (memory short: the store's
+ *       removal copies its names first).  POOLMGRD_JOURNAL names the
+ *       keep, and its removal is asked again once memory is back.  (The
+ *       removal's failure was not looked at: the keep stayed in the
+ *       store named by nothing, and the image a restart in place
+ *       executes could push a keep.<n> of its own beside it.)
  *   handed_unremoved_handed  POOLMGRD_JOURNAL names an old image's
  *       journal.3 and keep.4, and the daemon's queue of notifications is
  *       full when the new one is ready, so that their removal fails:
@@ -99,6 +107,29 @@ static struct {
 	unsigned step_ms;	/* the wait the journal last asked for */
 	char removed[4096];	/* the names asked out, ':'-separated */
 } store;
+
+/*
+ * strdup as the C library's, but refused while strdup_refused: the
+ * store's removals copy their names with it first (fdstore_remove), and
+ * nothing else the journal does between the keeps' pushes and their
+ * removals calls it.
+ */
+static bool strdup_refused;
+
+char *
+strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p;
+
+	if (strdup_refused) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if ((p = malloc(n)))
+		memcpy(p, s, n);
+	return p;
+}
 
 static void
 step_in(unsigned ms)
@@ -219,6 +250,7 @@ destroyed(struct dpool *p)
 }
 
 static void queue_filled(void);
+static void store_opened(const char *handed);
 
 /*
  * Started with POOLMGRD_JOURNAL set to handed (NULL: unset), and ready;
@@ -227,6 +259,30 @@ static void queue_filled(void);
  */
 static int
 setup_with(void **state, const char *handed, bool opened, bool unread)
+{
+	store_opened(handed);
+	if (opened)
+		daemon_fixture_setup_open(state);
+	else
+		daemon_fixture_setup(state);
+	journal_setup(step_in);
+	journal_start(NULL);
+	if (unread) {
+		store_drain();
+		queue_filled();
+	}
+	journal_ready();
+	assert_int_not_equal(journal_slots(), 0);
+	store_drain();
+	return 0;
+}
+
+/*
+ * The started journal's own (setup_with): the store's socket, and
+ * POOLMGRD_JOURNAL set to handed (NULL: unset).
+ */
+static void
+store_opened(const char *handed)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 
@@ -245,20 +301,6 @@ setup_with(void **state, const char *handed, bool opened, bool unread)
 		assert_int_equal(setenv("POOLMGRD_JOURNAL", handed, 1), 0);
 	else
 		unsetenv("POOLMGRD_JOURNAL");
-	if (opened)
-		daemon_fixture_setup_open(state);
-	else
-		daemon_fixture_setup(state);
-	journal_setup(step_in);
-	journal_start(NULL);
-	if (unread) {
-		store_drain();
-		queue_filled();
-	}
-	journal_ready();
-	assert_int_not_equal(journal_slots(), 0);
-	store_drain();
-	return 0;
 }
 
 static int
@@ -292,6 +334,32 @@ static int
 setup_handed_unread(void **state)
 {
 	return setup_with(state, "journal.3:keep.4", false, true);
+}
+
+/*
+ * Started with the journal refused once the pool's keep is pushed: its
+ * first size past RLIMIT_FSIZE, and the keep's removal refused too.
+ */
+static int
+setup_begin_refused(void **state)
+{
+	struct rlimit rl, was;
+
+	store_opened(NULL);
+	daemon_fixture_setup(state);
+	journal_setup(step_in);
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+	rl = was;
+	rl.rlim_cur = 4096;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	strdup_refused = true;
+	journal_start(NULL);
+	strdup_refused = false;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+	journal_ready();
+	store_drain();
+	return 0;
 }
 
 static int
@@ -569,6 +637,32 @@ lost_keeps_handed(void **state)
 }
 
 static void
+begin_refused_keeps_handed(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	const char *names;
+	unsigned i;
+
+	assert_int_equal(journal_slots(), 0);
+	assert_int_equal(fx->p->keep_id, 0);
+	assert_int_equal(store.keeps, 1);	/* keep.1, then no journal */
+	assert_int_equal(journal_exec_names(), 0);
+	names = getenv("POOLMGRD_JOURNAL");
+	printf("handed over: %s\n", names ? names : "(nothing)");
+	assert_non_null(names);
+	assert_true(names_hold(names, "keep.1"));
+
+	/* Memory back: the removals' tries take it out. */
+	for (i = 0; i < 3 && !names_hold(store.removed, "keep.1"); i++) {
+		sleep_ms(store.step_ms);
+		journal_step();
+		store_drain();
+	}
+	printf("asked out: %s\n", store.removed);
+	assert_true(names_hold(store.removed, "keep.1"));
+}
+
+static void
 handed_unremoved_handed(void **state)
 {
 	const char *names;
@@ -632,6 +726,8 @@ main(void)
 						setup_open, teardown),
 		cmocka_unit_test_setup_teardown(lost_keeps_handed, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(begin_refused_keeps_handed,
+						setup_begin_refused, teardown),
 		cmocka_unit_test_setup_teardown(handed_unremoved_handed,
 						setup_handed_unread, teardown),
 		cmocka_unit_test_setup_teardown(handed_id_out_of_range,
