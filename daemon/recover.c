@@ -12,9 +12,12 @@
  * and its user quotas of uids each whole and valid (pool_acl.h,
  * pool_uquota.h), never a part of either.
  * Anything wrong refuses the journal whole: a crash then starts fresh,
- * as a refused planned state does, rather than half a pool.  Blocks are
- * found by (pool, offset) in a table of their own; one unpersisted stays
- * in it, dead, so that a persist at the same offset later finds it again.
+ * as a refused planned state does, rather than half a pool.  Only a pool
+ * whose keep.<n> the store holds twice, neither told for its memory, is
+ * left out alone (place): that doubt is the store's, not the journal's.
+ * Blocks are found by (pool, offset) in a table of their own; one
+ * unpersisted stays in it, dead, so that a persist at the same offset
+ * later finds it again.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -887,77 +890,126 @@ newest(const struct passed_fds *pf, uint64_t *id)
 	return best;
 }
 
+/* Where a pool's keep.<n> is among the descriptors the store passed. */
+struct kept {
+	unsigned named;		/* descriptors under its name */
+	unsigned sized;		/* of them, memfds of its sealed size */
+	int first, at;		/* the first of each, or -1 */
+};
+
+static void
+kept_find(const struct passed_fds *pf, uint64_t keep,
+	  const Poolmgrd__PoolState *ps, struct kept *k)
+{
+	unsigned i;
+
+	*k = (struct kept){.first = -1, .at = -1};
+	for (i = 0; i < pf->n; i++) {
+		if (pf->fd[i] < 0 || name_id(pf->name[i], "keep.") != keep)
+			continue;
+		if (k->named++ == 0)
+			k->first = (int)i;
+		if (is_pool_memfd(pf->fd[i], ps->size) && k->sized++ == 0)
+			k->at = (int)i;
+	}
+}
+
 /*
- * The index in pf of keep.<keep>, pool ps's memory, or -EINVAL with why.
- * The store may hold the name twice: a keep whose removal failed and
- * that no image named for the next (journal.c remembers 256 such names
- * at most; an image older than that remembered none), beside a keep of
- * the next image's under the same number (journal.c numbers its keeps
- * above the names it knows).  The memory of another pool taken for
- * this one's would come back as its blocks.  A pool's memfd is sealed at
- * its size, so of several only one of that size can be its own: that one
- * is taken, and logged.  Several of its size, or none, cannot be told
- * apart: the journal is refused, as a keep missing refuses it.
+ * The index in pf of keep.<keep>, pool ps's memory; -EINVAL with why if
+ * there is none, -EEXIST if which it is cannot be told (kept_lost says
+ * so).  The store may hold the name twice: a keep whose removal failed
+ * and that no image named for the next (journal.c remembers 256 such
+ * names at most; an image older than that remembered none), beside a
+ * keep of the next image's under the same number (journal.c numbers its
+ * keeps above the names it knows).  The memory of another pool taken
+ * for this one's would come back as its blocks.  A pool's memfd is
+ * sealed at its size, so of several only one of that size can be its
+ * own: that one is taken, and logged.  Several of its size, or none,
+ * cannot be told apart.
  */
 static int
 kept_fd(const struct passed_fds *pf, const struct replay *r, uint64_t keep,
 	const Poolmgrd__PoolState *ps)
 {
-	unsigned i, named = 0, sized = 0;
-	int first = -1, at = -1;
+	struct kept k;
 
-	for (i = 0; i < pf->n; i++) {
-		if (pf->fd[i] < 0 || name_id(pf->name[i], "keep.") != keep)
-			continue;
-		if (named++ == 0)
-			first = (int)i;
-		if (is_pool_memfd(pf->fd[i], ps->size) && sized++ == 0)
-			at = (int)i;
-	}
-	if (named == 1)
-		return first;	/* restore_check checks it as any */
-	if (named == 0)
+	kept_find(pf, keep, ps, &k);
+	if (k.named == 1)
+		return k.first;	/* restore_check checks it as any */
+	if (k.named == 0)
 		return state_why(r->why, r->len, "pool %s: no keep.%llu",
 				 ps->name, (unsigned long long)keep);
-	if (sized != 1)
-		return state_why(r->why, r->len, "pool %s: keep.%llu twice in "
-				 "the fd store (%u of them, %u of its %llu "
-				 "bytes): which is its memory is not known",
-				 ps->name, (unsigned long long)keep, named,
-				 sized, (unsigned long long)ps->size);
+	if (k.sized != 1)
+		return -EEXIST;
 	log_warnx("after a crash: pool %s: keep.%llu twice in the fd store "
 		  "(%u of them); the one of its %llu bytes taken", ps->name,
-		  (unsigned long long)keep, named,
+		  (unsigned long long)keep, k.named,
 		  (unsigned long long)ps->size);
-	return at;
+	return k.at;
 }
 
-/* The descriptors in the state's order, taken from pf. */
-static int
-place(struct passed_fds *pf, const Poolmgrd__State *st,
-      const struct replay *r, int j, int **fds, unsigned *nfds)
+/* A pool whose memory cannot be told (kept_fd's -EEXIST), logged. */
+static void
+kept_lost(const struct passed_fds *pf, uint64_t keep,
+	  const Poolmgrd__PoolState *ps)
 {
-	unsigned n = 2 + (unsigned)st->n_pools, k = 0, i;
-	int *f = malloc(n * sizeof(int)), at[POOL_MAX_POOLS + 1];
+	struct kept k;
 
-	if (!f || st->n_pools > POOL_MAX_POOLS) {
-		free(f);
+	kept_find(pf, keep, ps, &k);
+	log_warnx("after a crash: pool %s: keep.%llu twice in the fd store "
+		  "(%u of them, %u of its %llu bytes): which is its memory "
+		  "is not known, and the pool is not recovered", ps->name,
+		  (unsigned long long)keep, k.named, k.sized,
+		  (unsigned long long)ps->size);
+}
+
+/*
+ * The descriptors in the state's order, taken from pf.  A pool whose
+ * keep.<n> is ambiguous (kept_fd) is left out of the state alone: the
+ * journal is whole and agrees with itself, each pool is its own memfd
+ * and its own records (nothing of one pool's refers to another's), and
+ * the store's ambiguity is about that pool's memory only, so the others
+ * are as sound as without it.  Refusing them all lost every pool for
+ * one.  A keep missing still refuses the journal whole, as anything
+ * else wrong with what the journal says the store holds.  The pools
+ * left out are logged only once the rest is known to be taken.
+ */
+static int
+place(struct passed_fds *pf, Poolmgrd__State *st, const struct replay *r,
+      int j, int **fds, unsigned *nfds)
+{
+	unsigned n, k = 0, i, kept;
+	uint64_t keep[POOL_MAX_POOLS];
+	int *f, at[POOL_MAX_POOLS + 1];
+
+	if (st->n_pools > POOL_MAX_POOLS)
 		return state_why(r->why, r->len, "%zu pools", st->n_pools);
-	}
 	for (i = 0; i < r->npools; i++) {
 		if (!r->pools[i].live)
 			continue;
-		if ((at[k] = kept_fd(pf, r, r->pools[i].keep,
-				     st->pools[k])) < 0) {
-			free(f);
+		keep[k] = r->pools[i].keep;
+		at[k] = kept_fd(pf, r, keep[k], st->pools[k]);
+		if (at[k] < 0 && at[k] != -EEXIST)
 			return at[k];
-		}
 		k++;
 	}
+	if (!(f = malloc((2 + st->n_pools) * sizeof(int))))
+		return state_why(r->why, r->len, "out of memory");
+	for (k = kept = 0; k < st->n_pools; k++) {
+		if (at[k] == -EEXIST) {
+			kept_lost(pf, keep[k], st->pools[k]);
+			poolmgrd__pool_state__free_unpacked(st->pools[k], NULL);
+			continue;
+		}
+		at[kept] = at[k];
+		st->pools[kept++] = st->pools[k];
+	}
+	st->n_pools = kept;
+	n = 2 + kept;
 	f[0] = pf->listen;
 	f[1] = pf->fd[j];
 	pf->fd[j] = -1;
-	for (k = 0; k < st->n_pools; k++) {
+	for (k = 0; k < kept; k++) {
 		f[2 + k] = pf->fd[at[k]];
 		pf->fd[at[k]] = -1;
 	}

@@ -29,8 +29,9 @@
  * says; in a journal with a record of generations or of a type after
  * them, a name record followed by its generation's unless it is the
  * last): recover.c must accept exactly the whole journals whose live
- * pools all have their keep.<n> (of several of one number, exactly one
- * sealed at the pool's size), and make of them the model's pools,
+ * pools all have a keep.<n>, and make of them the model's pools (but
+ * for one with several keeps of its number, not exactly one of them
+ * sealed at its size: left out alone; with exactly one, from that one),
  * settings, blocks, names (bytes, publisher, flag, generation; names
  * whose generation record never came get the ones after the pool's
  * last, in the order of their name records; the order of eviction the
@@ -85,7 +86,7 @@
  * uid twice, of a dead pool).  A rebuilt pool has exactly the list and
  * the user quotas of uids recovered.  keep-twice_*: a seed of one pool
  * with a second keep.<n> of its number ahead of its own, of another size
- * (sized: recovered from its own) or of its size (unknown: refused).
+ * (sized: recovered from its own) or of its size (unknown: left out).
  * With POOLMGR_FUZZ_WHY set, every refusal's reason is printed (to see
  * what a corpus reaches).
  *
@@ -622,28 +623,41 @@ model_read(struct model *md, const uint64_t *m, size_t len, uint64_t id)
 }
 
 /*
- * Has every live pool of the model its keep.<n> among the keeps: the one
- * of its number, or of several exactly one sealed at its size?
+ * How a pool's keep.<n> stands among the keeps: kept (the one of its
+ * number, or of several exactly one sealed at its size), missing (none:
+ * the journal is refused whole), or not known (several, and not exactly
+ * one of them sealed at its size: the pool alone is left out).
  */
+enum kept { KEPT, KEEP_MISSING, KEEP_NOT_KNOWN };
+
+static enum kept
+pool_kept(const struct mpool *mp, const uint8_t *keeps, unsigned nkeeps)
+{
+	unsigned k, named, sized;
+
+	for (k = named = sized = 0; k < nkeeps; k++) {
+		if (keeps[2 * k] != mp->w[1])
+			continue;
+		named++;
+		sized += !(keeps[2 * k + 1] & KEEP_UNSEALED) &&
+			 sizes[keeps[2 * k + 1] & 7] == mp->w[2];
+	}
+	if (named == 0)
+		return KEEP_MISSING;
+	return named > 1 && sized != 1 ? KEEP_NOT_KNOWN : KEPT;
+}
+
+/* Has every live pool of the model a keep.<n> among the keeps? */
 static bool
 all_kept(const struct model *md, const uint8_t *keeps, unsigned nkeeps)
 {
 	size_t i, live = 0;
-	unsigned k, named, sized;
 
 	for (i = 0; i < md->npools; i++) {
 		if (!md->pools[i].live)
 			continue;
 		live++;
-		for (k = named = sized = 0; k < nkeeps; k++) {
-			if (keeps[2 * k] != md->pools[i].w[1])
-				continue;
-			named++;
-			sized += !(keeps[2 * k + 1] & KEEP_UNSEALED) &&
-				 sizes[keeps[2 * k + 1] & 7] ==
-				 md->pools[i].w[2];
-		}
-		if (named == 0 || (named > 1 && sized != 1))
+		if (pool_kept(&md->pools[i], keeps, nkeeps) == KEEP_MISSING)
 			return false;
 	}
 	return live <= POOL_MAX_POOLS;
@@ -759,12 +773,14 @@ model_same_names(const struct model *md, const struct mpool *mp,
 }
 
 /*
- * A state recover.c made is the model's: its live pools in order, their
- * settings, their live blocks by offset and their names; the socket of
- * the last socket record unless one was passed.
+ * A state recover.c made is the model's: its live pools in order, but for
+ * those whose keep is not known (pool_kept), their settings, their live
+ * blocks by offset and their names; the socket of the last socket record
+ * unless one was passed.
  */
 static void
-model_same(const struct model *md, const Poolmgrd__State *st, bool listen)
+model_same(const struct model *md, const Poolmgrd__State *st, bool listen,
+	   const uint8_t *keeps, unsigned nkeeps)
 {
 	const Poolmgrd__PoolState *ps;
 	const struct mpool *mp;
@@ -776,7 +792,8 @@ model_same(const struct model *md, const Poolmgrd__State *st, bool listen)
 
 	for (i = 0; i < md->npools; i++) {
 		mp = &md->pools[i];
-		if (!mp->live)
+		if (!mp->live ||
+		    pool_kept(mp, keeps, nkeeps) == KEEP_NOT_KNOWN)
 			continue;
 		if (k == st->n_pools)
 			die("keep.%llu: a live pool not recovered",
@@ -1008,7 +1025,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rb.st && !whole)
 		die("a journal that is not whole was replayed: %s", rb.why);
 	if (rb.st)
-		model_same(&md, rb.st, pf.listen >= 0);
+		model_same(&md, rb.st, pf.listen >= 0, data + 2, nkeeps);
 	else if (whole && all_kept(&md, data + 2, nkeeps))
 		die("a whole journal, every pool kept, refused: %s", rb.why);
 	if (!rb.st) {

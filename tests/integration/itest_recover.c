@@ -87,7 +87,12 @@
  *                            size the journal records is taken, and the
  *                            block comes back with its bytes; both of
  *                            that size, neither can be told for its
- *                            memory, and the journal is refused whole;
+ *                            memory, and the pool is left out (made
+ *                            fresh from the file);
+ *   keep_twice_loses_its_pool_alone  the same, both of pool a's size,
+ *                            beside pool b and its persisted block: b
+ *                            comes back, a is left out and logged (the
+ *                            journal was refused whole, and b with it);
  *   acl_set_whole_or_none    a crash (fail_grow.so) between the records
  *                            of one SetPool, its mode and its list: the
  *                            pool recovers with both as they were, or
@@ -623,14 +628,15 @@ other_pools_memfd(size_t size, int c)
 }
 
 /*
- * fd in the store under the name of pool a's keep.<n>, ahead of it: the
- * store passes them in its order, and the recovery looked no further
- * than the first.
+ * fd in the store under the name of keep.<n> (NULL: the first keep, pool
+ * a's when it is alone), ahead of it: the store passes them in its
+ * order, and the recovery looked no further than the first.
  */
 static void
-keep_ahead(struct harness_store *st, int fd)
+keep_ahead(struct harness_store *st, const char *name, int fd)
 {
-	int k = harness_store_prefix(st, "keep.");
+	int k = name ? harness_store_find(st, name)
+		     : harness_store_prefix(st, "keep.");
 
 	assert_true(k >= 0);
 	assert_true(st->n < HARNESS_STORE_MAX);
@@ -651,7 +657,7 @@ keep_twice_by_size(void **state)
 	start(st, STORE_FDS);
 	persist_one(st, &off);
 	crash(st);
-	keep_ahead(st, other_pools_memfd(1 << 20, 'x'));
+	keep_ahead(st, NULL, other_pools_memfd(1 << 20, 'x'));
 	k = harness_store_prefix(st, "keep.");
 	snprintf(name, sizeof(name), "%s", st->name[k]);
 	start(st, STORE_FDS);
@@ -665,9 +671,64 @@ keep_twice_by_size(void **state)
 	wait_removed(st, name);
 	assert_true(harness_store_prefix(st, "keep.") >= 0);
 
+	/* Both of its size: which is its memory is not known.  The pool is
+	 * left out, and made fresh from the file. */
 	crash(st);
-	keep_ahead(st, other_pools_memfd(4 << 20, 'x'));
-	expect_refused(st, "twice in the fd store");
+	keep_ahead(st, NULL, other_pools_memfd(4 << 20, 'x'));
+	start(st, STORE_FDS);
+	if (log_has(st, "the journal is refused") ||
+	    !log_has(st, "the pool is not recovered")) {
+		harness_store_print_log(st);
+		fail_msg("pool a's keep twice of its size not left out");
+	}
+	expect_live_blocks(st, 0);
+}
+
+/*
+ * Pool a's keep.<n> twice in the store, both of its size, beside pool
+ * b's: a is left out, and said so; b comes back with its block.
+ */
+static void
+keep_twice_loses_its_pool_alone(void **state)
+{
+	struct harness_store *st = *state;
+	struct pool_create_opts o = {.max_size = 2 << 20};
+	struct pool_conn *c;
+	struct pool *b;
+	pool_off_t off, pb;
+
+	start(st, STORE_FDS);
+	/* The start's keep is a's, keep.1; b's comes after the journal. */
+	store_drain(st);
+	assert_true(harness_store_find(st, "keep.1") >= 0);
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_create(c, "b", &o), 0);
+	EXPECT_RC(pool_open(c, "b", &b), 0);
+	EXPECT_RC(pool_alloc(b, 70000, &pb), 0);
+	fill(b, pb, 70000, 'r');
+	EXPECT_RC(pool_persist(b, pb), 0);
+	pool_close(b);
+	pool_disconnect(c);
+	persist_one(st, &off);
+	crash(st);
+	keep_ahead(st, "keep.1", other_pools_memfd(4 << 20, 'x'));
+	start(st, STORE_FDS);
+	if (log_has(st, "the journal is refused") ||
+	    !log_has(st, "pool a: keep.1 twice in the fd store (2 of them, "
+		     "2 of its 4194304 bytes): which is its memory is not "
+		     "known, and the pool is not recovered") ||
+	    !log_has(st, "after a crash: 1 pool and 1 persistent block "
+		     "recovered")) {
+		harness_store_print_log(st);
+		fail_msg("pool b not recovered beside pool a left out");
+	}
+	expect_live_blocks(st, 0);	/* a: made fresh from the file */
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "b", &b), 0);
+	expect_bytes(b, pb, 70000, 'r');
+	assert_int_equal(harness_stats(b).persistent_blocks, 1);
+	pool_close(b);
+	pool_disconnect(c);
 }
 
 /*
@@ -2373,6 +2434,8 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(keep_twice_by_size, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(keep_twice_loses_its_pool_alone,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(acl_set_whole_or_none, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(kept_connection_survives_crashes,
