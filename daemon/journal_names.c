@@ -12,7 +12,20 @@
  * named in POOLMGRD_JOURNAL until it is out: the next image numbers its
  * own above every name it is handed, so that no keep.<n> of its own
  * stands beside one of ours for a crash's recovery to take either.
+ *
+ * They are remembered however many they are (16 bytes each), but only
+ * the UNREMOVED_NAMED highest numbered are named: an image of ours takes
+ * a list of at most 2 * POOL_MAX_POOLS + 1 names (names_ours), and
+ * ignores a longer one whole, as it would a list set by hand.  The value
+ * itself could hold far more (execve takes one of 131072 bytes with its
+ * name: 4680 names of 19-digit numbers), but an older image executed by
+ * a restart in place must still read it.  The next image numbers above
+ * the highest named, and so above every name left out: one of those can
+ * share no number with a keep of its own.  A name left out is still
+ * asked out by this image until it is out; only the next image does not
+ * know it, and the store holds it until the next start, as it says.
  */
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,20 +38,34 @@
 #include "pool.h"
 
 #define ID_MAX		(UINT64_MAX / 2)	/* a name's n, at most */
+/* Unremoved names named for the next image, at most: with the journal
+ * and a keep of each pool, as many as names_ours takes. */
+#define UNREMOVED_NAMED	POOL_MAX_POOLS
 
 /*
  * The names no journal of ours holds any more that the store was not
  * told to drop: the keep.<n> of pools gone or of a journal let go of,
- * and the old image's names (journal_ready).
+ * and the old image's names (journal_ready).  Highest numbered first
+ * whenever more than UNREMOVED_NAMED are (names_env).
  */
 static struct unremoved {
 	bool journal;		/* journal.<id>, else keep.<id> */
 	uint64_t id;
-} unremoved[POOL_MAX_POOLS];
-static unsigned nunremoved;
+} *unremoved;
+static unsigned nunremoved, unremoved_cap;
 static struct again removals;
 
 static const char *unremoved_prefix(const struct unremoved *u);
+
+/* qsort: the highest numbered first. */
+static int
+unremoved_down(const void *a, const void *b)
+{
+	uint64_t x = ((const struct unremoved *)a)->id;
+	uint64_t y = ((const struct unremoved *)b)->id;
+
+	return x > y ? -1 : x < y;
+}
 
 int
 unstore(const char *prefix, uint64_t id)
@@ -85,7 +112,7 @@ names_env(void)
 	static char s[32 * (2 * POOL_MAX_POOLS + 1)];
 	size_t n = 0;
 	struct dpool *p;
-	unsigned i;
+	unsigned i, named = 0;
 
 	unsetenv(ENV_NAMES);
 	if (journal)
@@ -94,12 +121,18 @@ names_env(void)
 		if (p->keep_id)
 			name_add(s, sizeof(s), &n, "keep", p->keep_id);
 	/* The next image drops them once ready, as the others; a journal
-	 * withdrawn while it is still ours is named once. */
-	for (i = 0; i < nunremoved; i++)
-		if (!unremoved[i].journal || unremoved[i].id != journal)
+	 * withdrawn while it is still ours is named once.  Past the bound,
+	 * the highest numbered (the header comment). */
+	if (nunremoved > UNREMOVED_NAMED)
+		qsort(unremoved, nunremoved, sizeof(*unremoved),
+		      unremoved_down);
+	for (i = 0; i < nunremoved && named < UNREMOVED_NAMED; i++)
+		if (!unremoved[i].journal || unremoved[i].id != journal) {
 			name_add(s, sizeof(s), &n,
 				 unremoved_prefix(&unremoved[i]),
 				 unremoved[i].id);
+			named++;
+		}
 	if (n == 0)
 		return;
 	if (n >= sizeof(s) || setenv(ENV_NAMES, s, 1) == -1)
@@ -114,6 +147,45 @@ unremoved_prefix(const struct unremoved *u)
 	return u->journal ? "journal" : "keep";
 }
 
+/* Room for twice as many unremoved names: false if memory is short. */
+static bool
+unremoved_room(void)
+{
+	unsigned cap = unremoved_cap ? 2 * unremoved_cap : UNREMOVED_NAMED;
+	void *m;
+
+	if (unremoved_cap > UINT_MAX / 2 ||
+	    !(m = reallocarray(unremoved, cap, sizeof(*unremoved))))
+		return false;
+	unremoved = m;
+	unremoved_cap = cap;
+	return true;
+}
+
+/*
+ * No room to remember u: the lowest numbered of u and those remembered
+ * is forgotten, so that the highest stay named and the next image
+ * numbers above the one forgotten too.
+ */
+static void
+unremoved_forget(struct unremoved u)
+{
+	unsigned i, low = 0;
+	struct unremoved gone = u;
+
+	for (i = 1; i < nunremoved; i++)
+		if (unremoved[i].id < unremoved[low].id)
+			low = i;
+	if (nunremoved && unremoved[low].id < u.id) {
+		gone = unremoved[low];
+		unremoved[low] = u;
+		names_env();
+	}
+	log_warnx("the fd store holds %s.%llu, which no journal names, "
+		  "until the next start (no memory to remember it)",
+		  unremoved_prefix(&gone), (unsigned long long)gone.id);
+}
+
 /*
  * A name no journal of ours holds any more out of the store, or tried
  * again later and named for the next image until it is out.
@@ -125,13 +197,18 @@ name_remove(bool journal, uint64_t id)
 
 	if (unstore(unremoved_prefix(&u), id) == 0)
 		return;
-	if (nunremoved == sizeof(unremoved) / sizeof(unremoved[0])) {
-		log_warnx("the fd store holds %s.%llu, which no journal "
-			  "names, until the next start", unremoved_prefix(&u),
-			  (unsigned long long)id);
+	if (nunremoved == unremoved_cap && !unremoved_room()) {
+		unremoved_forget(u);
 		return;
 	}
 	unremoved[nunremoved++] = u;
+	if (nunremoved > UNREMOVED_NAMED)
+		log_warnx("the fd store holds %s.%llu, which no journal "
+			  "names: asked out again, but past %u such names "
+			  "the lowest numbered are not named for the next "
+			  "image, which leaves them in the store until the "
+			  "next start", unremoved_prefix(&u),
+			  (unsigned long long)id, UNREMOVED_NAMED);
 	names_env();
 	again_ask(&removals);
 }
@@ -187,8 +264,11 @@ names_stop(bool forget)
 	for (i = 0; forget && i < nunremoved; i++)
 		(void)unstore(unremoved_prefix(&unremoved[i]),
 			      unremoved[i].id);
-	if (forget)
-		nunremoved = 0;
+	if (forget) {
+		free(unremoved);
+		unremoved = NULL;
+		nunremoved = unremoved_cap = 0;
+	}
 }
 
 /*

@@ -918,8 +918,9 @@ kept_find(const struct passed_fds *pf, uint64_t keep,
  * The index in pf of keep.<keep>, pool ps's memory; -EINVAL with why if
  * there is none, -EEXIST if which it is cannot be told (kept_lost says
  * so).  The store may hold the name twice: a keep whose removal failed
- * and that no image named for the next (journal.c remembers 256 such
- * names at most; an image older than that remembered none), beside a
+ * and that no image named for the next (journal.c names the 256
+ * highest numbered, and forgets one only when memory is short; an image
+ * older than that named none), beside a
  * keep of the next image's under the same number (journal.c numbers its
  * keeps above the names it knows).  The memory of another pool taken
  * for this one's would come back as its blocks.  A pool's memfd is

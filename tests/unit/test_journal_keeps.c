@@ -46,6 +46,16 @@
  *       image numbered its own from just above it, pushed a keep.<n> of
  *       another pool beside the one left, and a crash could recover a
  *       pool from the other's memory.)
+ *   unremoved_past_the_bound  150 pools destroyed while the daemon's
+ *       queue of notifications is full, twice: 300 keeps whose removal
+ *       failed, past the 256 names an image of ours takes besides its
+ *       journal and keeps.  POOLMGRD_JOURNAL holds no more names than
+ *       that, the highest numbered keep among them (the next image
+ *       numbers above it, and so above every one left out), and once
+ *       the store reads again every one of the 300 is asked out.  (The
+ *       44 past 256 were forgotten, the highest numbered: the next image
+ *       could push a keep.<n> of its own beside one of them, and the
+ *       store held them until the next start.)
  *   begin_refused_keeps_handed  the start's journal cannot be made
  *       (RLIMIT_FSIZE below its first size) once the pool's keep.<n> is
  *       pushed, and the keep's removal fails (memory short: the store's
@@ -96,6 +106,8 @@
 #define MORE_REFUSED	12	/* pools refused after the first */
 #define CYCLES_MAX	500	/* makings and destroyings to fill the queue */
 #define QUEUE_FILL	1100	/* notifications: past the daemon's queue */
+#define UNREMOVED_ROUND	150	/* pools destroyed unread, twice */
+#define STORE_ROOMY	"1796"	/* FileDescriptorStoreMax= of the unit */
 
 /* The store this process plays. */
 static struct {
@@ -105,7 +117,7 @@ static struct {
 	bool keep0;		/* one of them named keep.0 */
 	bool foreign;		/* a line the daemon never writes came */
 	unsigned step_ms;	/* the wait the journal last asked for */
-	char removed[4096];	/* the names asked out, ':'-separated */
+	char removed[8192];	/* the names asked out, ':'-separated */
 } store;
 
 /*
@@ -250,7 +262,7 @@ destroyed(struct dpool *p)
 }
 
 static void queue_filled(void);
-static void store_opened(const char *handed);
+static void store_opened(const char *handed, const char *fdstore);
 
 /*
  * Started with POOLMGRD_JOURNAL set to handed (NULL: unset), and ready;
@@ -258,9 +270,10 @@ static void store_opened(const char *handed);
  * queue of notifications full when it is ready if unread.
  */
 static int
-setup_with(void **state, const char *handed, bool opened, bool unread)
+setup_with(void **state, const char *handed, bool opened, bool unread,
+	   const char *fdstore)
 {
-	store_opened(handed);
+	store_opened(handed, fdstore);
 	if (opened)
 		daemon_fixture_setup_open(state);
 	else
@@ -278,11 +291,11 @@ setup_with(void **state, const char *handed, bool opened, bool unread)
 }
 
 /*
- * The started journal's own (setup_with): the store's socket, and
- * POOLMGRD_JOURNAL set to handed (NULL: unset).
+ * The started journal's own (setup_with): the store's socket, FDSTORE
+ * set to fdstore, and POOLMGRD_JOURNAL set to handed (NULL: unset).
  */
 static void
-store_opened(const char *handed)
+store_opened(const char *handed, const char *fdstore)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 
@@ -296,7 +309,7 @@ store_opened(const char *handed)
 	assert_int_equal(bind(store.fd, (struct sockaddr *)&sun, sizeof(sun)),
 			 0);
 	assert_int_equal(setenv("NOTIFY_SOCKET", store.path, 1), 0);
-	assert_int_equal(setenv("FDSTORE", "64", 1), 0);
+	assert_int_equal(setenv("FDSTORE", fdstore, 1), 0);
 	if (handed)
 		assert_int_equal(setenv("POOLMGRD_JOURNAL", handed, 1), 0);
 	else
@@ -306,34 +319,42 @@ store_opened(const char *handed)
 static int
 setup(void **state)
 {
-	return setup_with(state, NULL, false, false);
+	return setup_with(state, NULL, false, false, "64");
 }
 
 /* The same, the fixture's handle of its pool open. */
 static int
 setup_open(void **state)
 {
-	return setup_with(state, NULL, true, false);
+	return setup_with(state, NULL, true, false, "64");
+}
+
+/* The same, with a store that takes the keeps of every pool. */
+static int
+setup_roomy(void **state)
+{
+	return setup_with(state, NULL, false, false, STORE_ROOMY);
 }
 
 static int
 setup_out_of_range(void **state)
 {
 	return setup_with(state, "journal.18446744073709551615", false,
-			  false);
+			  false, "64");
 }
 
 static int
 setup_odd_bytes(void **state)
 {
-	return setup_with(state, "journal.3:keep.4\nREADY=1", false, false);
+	return setup_with(state, "journal.3:keep.4\nREADY=1", false, false,
+			  "64");
 }
 
 /* Handed an old image's names, which the store does not read once ready. */
 static int
 setup_handed_unread(void **state)
 {
-	return setup_with(state, "journal.3:keep.4", false, true);
+	return setup_with(state, "journal.3:keep.4", false, true, "64");
 }
 
 /*
@@ -345,7 +366,7 @@ setup_begin_refused(void **state)
 {
 	struct rlimit rl, was;
 
-	store_opened(NULL);
+	store_opened(NULL, "64");
 	daemon_fixture_setup(state);
 	journal_setup(step_in);
 	signal(SIGXFSZ, SIG_IGN);
@@ -662,6 +683,68 @@ begin_refused_keeps_handed(void **state)
 	assert_true(names_hold(store.removed, "keep.1"));
 }
 
+/* keep.<id>, asked out of the store? */
+static bool
+asked_out(uint64_t id)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "keep.%llu", (unsigned long long)id);
+	return names_hold(store.removed, name);
+}
+
+static void
+unremoved_past_the_bound(void **state)
+{
+	struct dpool *p[UNREMOVED_ROUND];
+	uint64_t ids[2 * UNREMOVED_ROUND], high = 0;
+	char name[32];
+	const char *names;
+	unsigned r, i, n = 0, left, listed;
+
+	(void)state;
+	for (r = 0; r < 2; r++) {
+		for (i = 0; i < UNREMOVED_ROUND; i++) {
+			snprintf(name, sizeof(name), "r%ui%u", r, i);
+			p[i] = made(name);
+			store_drain();
+			assert_int_not_equal(p[i]->keep_id, 0);
+		}
+		queue_filled();		/* the removals are dropped */
+		for (i = 0; i < UNREMOVED_ROUND; i++) {
+			ids[n++] = p[i]->keep_id;
+			if (p[i]->keep_id > high)
+				high = p[i]->keep_id;
+			destroyed(p[i]);
+		}
+		store_reads_again(0);	/* and no removal tried again yet */
+	}
+
+	assert_int_equal(journal_exec_names(), 0);
+	names = getenv("POOLMGRD_JOURNAL");
+	assert_non_null(names);
+	listed = 1;
+	for (i = 0; names[i]; i++)
+		listed += names[i] == ':';
+	printf("%u names handed over\n", listed);
+	assert_true(listed <= 2 * POOL_MAX_POOLS + 1);
+	snprintf(name, sizeof(name), "keep.%llu", (unsigned long long)high);
+	assert_true(names_hold(names, name));
+
+	/* The removals' tries: every one asked out, none forgotten. */
+	for (r = 0; r < 5; r++) {
+		for (i = left = 0; i < n; i++)
+			left += !asked_out(ids[i]);
+		if (left == 0)
+			break;
+		sleep_ms(store.step_ms);
+		journal_step();
+		store_reads_again(200);	/* all that waits, sent on */
+	}
+	printf("%u of %u never asked out\n", left, n);
+	assert_int_equal(left, 0);
+}
+
 static void
 handed_unremoved_handed(void **state)
 {
@@ -726,6 +809,8 @@ main(void)
 						setup_open, teardown),
 		cmocka_unit_test_setup_teardown(lost_keeps_handed, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(unremoved_past_the_bound,
+						setup_roomy, teardown),
 		cmocka_unit_test_setup_teardown(begin_refused_keeps_handed,
 						setup_begin_refused, teardown),
 		cmocka_unit_test_setup_teardown(handed_unremoved_handed,
