@@ -228,6 +228,23 @@ int do_publish(struct call *c, const Poolmgr__Publish *m);
 int do_lookup(struct call *c, const Poolmgr__Lookup *m);
 int do_unpublish(struct call *c, const Poolmgr__Unpublish *m);
 int do_list_names(struct call *c, const Poolmgr__ListNames *m);
+/*
+ * A name the client gave, as a refusal shows it: quoted, printable ASCII
+ * as it is, and the quote, the backslash and every other byte as \xHH,
+ * which printf '%b' reads back (poolctl names shows a name so too): a
+ * name may hold any byte but NUL, and the words go to terminals and logs,
+ * in the protocol's string field, as ASCII.  At most NAME_SHOWN_MAX
+ * characters of it, never half an escape; a name cut short has "..."
+ * after its quote.  The longest words that show one, "the name '...'...
+ * is in use in pool " and a pool name of 64, are then 225 bytes, within
+ * the 255 that libpoolclient keeps (struct call's msg).
+ */
+#define NAME_SHOWN_MAX 128
+struct name_shown {
+	char s[NAME_SHOWN_MAX + sizeof("''...")];
+};
+
+struct name_shown name_shown(const ProtobufCBinaryData *name);
 
 /* dispatch_blocks.c */
 int do_list_blocks(struct call *c, const Poolmgr__ListBlocks *m);

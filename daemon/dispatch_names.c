@@ -18,23 +18,8 @@
 /* Room for the entries: the rest of the datagram is the reply's own. */
 #define NAMES_REPLY_MAX (PEER_MAX_MESSAGE - 1024)
 
-/*
- * A name the client gave, as a refusal shows it: quoted, printable ASCII
- * as it is, and the quote, the backslash and every other byte as \xHH,
- * which printf '%b' reads back (poolctl names shows a name so too): a
- * name may hold any byte but NUL, and the words go to terminals and logs,
- * in the protocol's string field, as ASCII.  At most NAME_SHOWN_MAX
- * characters of it, never half an escape; a name cut short has "..."
- * after its quote.  The longest words that show one, "the name '...'...
- * is in use in pool " and a pool name of 64, are then 225 bytes, within
- * the 255 that libpoolclient keeps (struct call's msg).
- */
-#define NAME_SHOWN_MAX 128
-struct name_shown {
-	char s[NAME_SHOWN_MAX + sizeof("''...")];
-};
-
-static struct name_shown
+/* See dispatch_internal.h. */
+struct name_shown
 name_shown(const ProtobufCBinaryData *name)
 {
 	static const char hex[] = "0123456789abcdef";

@@ -202,8 +202,9 @@ lookup_wait(struct call *c, struct dpool *p, const Poolmgr__Lookup *m)
 			return refuse(c, -ENOMEM, "out of memory");
 	}
 	if (now >= lw->deadline_ns)
-		return refuse(c, -ETIMEDOUT, "no newer name in pool %s in %u ms",
-			      p->name, (unsigned)m->wait_ms);
+		return refuse(c, -ETIMEDOUT, "no newer name %s in pool %s in "
+			      "%u ms", name_shown(&m->name).s, p->name,
+			      (unsigned)m->wait_ms);
 	dispatch_arm(lw->ev, lw->deadline_ns, now);
 	return WAITING;
 }

@@ -465,9 +465,11 @@ timeout_changes_nothing(void **state)
 				   POOL_LOOKUP_RETAIN, &off, NULL, NULL),
 		  -ETIMEDOUT);
 	assert_int_equal(off, POOL_OFF_NONE);
-	/* Its words name the pool, as a wait for room's do. */
+	/* Its words name the name and the pool, as a wait for room's
+	 * name the pool. */
 	assert_string_equal(pool_last_message(-ETIMEDOUT),
-			    "no newer name in pool " POOL " in 100 ms");
+			    "no newer name 'd/frame' in pool " POOL
+			    " in 100 ms");
 	after = harness_stats(pool);
 	assert_int_equal(after.live_blocks, before.live_blocks);
 	assert_int_equal(after.allocated_bytes, before.allocated_bytes);
