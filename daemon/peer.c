@@ -587,10 +587,9 @@ peer_keep_taken(int fd, unsigned id)
 	after = kept_at(id, &has);
 	if (!has) {
 		/*
-		 * Under the store, it is there under its name: a start from
-		 * the store took it out of it, an exec's image had pushed it
-		 * (one the store refused is taken for stored: the older
-		 * image said so in its log).
+		 * Under the store, it is there under its name if a start
+		 * from the store took it; an exec's image may not have
+		 * pushed it (peer_kept_push).
 		 */
 		k->id = id;
 		k->stored = fdstore_max() > 0;
@@ -601,6 +600,20 @@ peer_keep_taken(int fd, unsigned id)
 	}
 	kept_in_store += k->stored;
 	kept_insert(k, after);
+}
+
+/*
+ * One refused stays taken for stored, and counted: the older image may
+ * have pushed it, and asking out a name the store lacks costs nothing.
+ */
+void
+peer_kept_push(void)
+{
+	struct kept *k;
+	unsigned pushed = 0;
+
+	LIST_FOREACH(k, &kept, entry)
+		pushed += peer_store_push(k->id, k->fd, pushed) == 0;
 }
 
 void

@@ -129,6 +129,13 @@ unsigned peer_kept(uid_t uid, unsigned *of_uid, bool sweep);
 unsigned peer_kept_fds(int *fd, unsigned *id, bool unstored);
 void peer_keep_taken(int fd, unsigned id);
 /*
+ * After an exec, each kept connection taken is pushed to the store
+ * again: the older image had pushed only those it had room for, and one
+ * from before the store held them none.  systemd keeps a descriptor it
+ * holds already once, under its first name (sd_notify(3)).
+ */
+void peer_kept_push(void);
+/*
  * The daemon exits freeing everything (no stop to the store): the kept
  * connections leave the store, as the crash journal does, so that a
  * start after it starts fresh.

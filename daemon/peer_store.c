@@ -11,7 +11,10 @@
  * that the names run and an exec's list of them stays short), and leaves
  * it when its client reads all or closes.  Any start takes them back as
  * kept connections (restore_fds.c) and leaves them where they are; a
- * stop to the store pushes only those not in it yet.
+ * stop to the store pushes only those not in it yet.  An exec's image
+ * pushes again those it is handed: the older one may have lacked room
+ * for some, or been from before the store held them, and systemd keeps a
+ * descriptor it holds already once, under its first name.
  *
  * They go with FDPOLL=0 (fdstore.c): shut down both ways, they read
  * POLLHUP at once, and systemd would drop them.  They take at most the

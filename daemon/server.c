@@ -1004,6 +1004,9 @@ server_run(const struct server_opts *o, struct config *cf)
 
 		restarted = restore_incoming(&re, &rs);
 	}
+	/* A store's kept connections are in it; an exec's may not be. */
+	if (restarted >= 0 && !rs.from_store && !rs.crashed)
+		peer_kept_push();
 	if (o->config_error)
 		config_refused(o->config_error, restarted, &rs);
 	/* A crash recovery carries no totals: they start afresh. */

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -70,7 +72,27 @@ forget(struct harness_store *st, const char *name)
 			i++;
 }
 
-/* A descriptor pushed: kept if the store takes it, else closed. */
+/*
+ * Does the store hold fd already?  As systemd's same_fd(): the same open
+ * file (kcmp(2)).  Where kcmp is refused, every push is kept.
+ */
+static bool
+held(const struct harness_store *st, int fd)
+{
+	pid_t pid = getpid();
+	unsigned i;
+
+	for (i = 0; i < st->n; i++)
+		if (syscall(SYS_kcmp, pid, pid, KCMP_FILE, fd, st->fd[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A descriptor pushed: kept if the store takes it, else closed.  As
+ * systemd, a full store takes nothing, and a file it holds already is
+ * kept once, under its first name.
+ */
 static void
 keep(struct harness_store *st, int fd, const char *name)
 {
@@ -81,7 +103,7 @@ keep(struct harness_store *st, int fd, const char *name)
 		st->malformed++;
 		if (fd >= 0)
 			close(fd);
-	} else if (st->n >= max)
+	} else if (st->n >= max || held(st, fd))
 		close(fd);
 	else {
 		st->fd[st->n] = fd;

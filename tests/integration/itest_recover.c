@@ -103,7 +103,11 @@
  *                            unread.0 (FDPOLL=0), counted by the image
  *                            after each of two crashes, after a restart
  *                            in place and after a planned stop; once its
- *                            client closes, it leaves the store.
+ *                            client closes, it leaves the store;
+ *   kept_connection_pushed_after_exec  one kept without the store, its
+ *                            room full, and handed over by a restart in
+ *                            place once there is room: the new image
+ *                            pushes it, and a crash after it keeps it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -2378,6 +2382,56 @@ kept_connection_survives_crashes(void **state)
 	assert_int_equal(kept_now(st), 0);
 }
 
+/*
+ * FDSTORE= that leaves the kept connections room for one: what a stop
+ * and the crash journal may need of the store (daemon/peer_store.c),
+ * and one.
+ */
+#define KEPT_ROOM_1	"773"
+
+/*
+ * Two connections kept where the store has room for one: the second is
+ * kept without the store, and the log says a crash forgets it.  Its
+ * client closes the first, which leaves the store, and a restart in
+ * place hands the second to the new image.  That image took every kept
+ * connection an exec handed it for stored, so a crash then forgot the
+ * second though the store had room for it.  Now the new image pushes
+ * them, and the one after the crash counts it.
+ */
+static void
+kept_connection_pushed_after_exec(void **state)
+{
+	struct harness_store *st = *state;
+	uint32_t kept;
+	int first, second;
+
+	start(st, KEPT_ROOM_1);
+	first = kept_connection(st);
+	second = kept_connection(st);
+	assert_true(kept_in_store(st, &kept));
+	assert_int_equal(kept, 2);
+	assert_int_equal(harness_store_find(st, "unread.1"), -1);
+	assert_true(log_has(st, "is not in the fd store"));
+
+	close(first);
+	assert_false(kept_in_store(st, &kept));
+	assert_int_equal(kept, 1);
+
+	assert_int_equal(kill(st->pid, SIGUSR2), 0);
+	assert_int_equal(harness_store_wait(st, "READY=1", WAIT_MS), 0);
+	assert_int_equal(kept_now(st), 1);
+	store_drain(st);
+	assert_true(harness_store_find(st, "unread.1") >= 0);
+
+	crash(st);
+	start(st, KEPT_ROOM_1);
+	assert_int_equal(kept_now(st), 1);
+	close(second);
+	assert_int_equal(kept_now(st), 0);
+	store_drain(st);
+	assert_int_equal(harness_store_find(st, "unread.1"), -1);
+}
+
 int
 main(void)
 {
@@ -2439,6 +2493,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(acl_set_whole_or_none, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(kept_connection_survives_crashes,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(kept_connection_pushed_after_exec,
 						setup, teardown),
 	};
 
