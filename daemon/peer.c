@@ -549,14 +549,12 @@ peer_kept(uid_t uid, unsigned *of_uid, bool sweep)
 }
 
 unsigned
-peer_kept_fds(int *fd, unsigned *id, bool unstored)
+peer_kept_fds(int *fd, unsigned *id)
 {
 	struct kept *k;
 	unsigned n = 0;
 
 	LIST_FOREACH(k, &kept, entry) {
-		if (unstored && k->stored)
-			continue;
 		if (fd)
 			fd[n] = k->fd;
 		if (id)

@@ -122,11 +122,11 @@ unsigned peer_kept(uid_t uid, unsigned *of_uid, bool sweep);
  * their descriptors stay in flight.  Under systemd's fd store they are in
  * it already, under the same names (peer_store.c), and a crash keeps
  * them too.  peer_kept_fds puts their descriptors in fd and their ids in
- * id (each if not NULL), in the order of the ids, and says how many; with
- * unstored, only those not in the store.  The new image takes each back
- * with peer_keep_taken, under its id, and leaves it in the store.
+ * id (each if not NULL), in the order of the ids, and says how many.  The
+ * new image takes each back with peer_keep_taken, under its id, and
+ * leaves it in the store.
  */
-unsigned peer_kept_fds(int *fd, unsigned *id, bool unstored);
+unsigned peer_kept_fds(int *fd, unsigned *id);
 void peer_keep_taken(int fd, unsigned id);
 /*
  * After an exec, each kept connection taken is pushed to the store

@@ -11,7 +11,10 @@
  * that the names run and an exec's list of them stays short), and leaves
  * it when its client reads all or closes.  Any start takes them back as
  * kept connections (restore_fds.c) and leaves them where they are; a
- * stop to the store pushes only those not in it yet.  An exec's image
+ * stop to the store pushes them all again, for systemd drops without a
+ * word what a full store is pushed (one taken for stored may not be
+ * there: a unit whose FileDescriptorStoreMax= is below the FDSTORE= it
+ * sets).  An exec's image
  * pushes again those it is handed: the older one may have lacked room
  * for some, or been from before the store held them, and systemd keeps a
  * descriptor it holds already once, under its first name.

@@ -116,9 +116,8 @@ now_ns(void)
  * the pool's, session's or unsent replies' descriptor's index in the
  * state, and "unread.<id>", the connections kept for the descriptors
  * their clients have not read (peer_kept_fds), under the names they have
- * in systemd's store (peer_store.c), where a stop leaves those already in
- * it.  The exec keeps their order, systemd's store does not: the new
- * image goes by the names (restore.c).
+ * in systemd's store (peer_store.c).  The exec keeps their order,
+ * systemd's store does not: the new image goes by the names (restore.c).
  */
 #define PASSED_NAME RESTART_NAME_MAX
 
@@ -151,14 +150,15 @@ passed_add(struct passed *ps, int fd, const char *what, long index)
 
 /*
  * The listening socket (unless with_listen is false), the state, the
- * configuration's text (if cfd is not -1), the rest; for_store, the kept
- * connections the store holds already are not among them.
+ * configuration's text (if cfd is not -1), the rest.  A stop pushes the
+ * kept connections the store holds already too: systemd drops what a
+ * full store is pushed without a word, and keeps what it holds once.
  */
 static int
 passed_build(struct passed *ps, int sfd, int cfd, const struct state_fds *sf,
-	     bool with_listen, bool for_store)
+	     bool with_listen)
 {
-	unsigned nkept = peer_kept_fds(NULL, NULL, for_store);
+	unsigned nkept = peer_kept_fds(NULL, NULL);
 	unsigned n = (with_listen ? 2 : 1) + (cfd >= 0) + sf->npools +
 	    sf->nsessions + sf->nreplies + nkept, i;
 	unsigned *id = malloc((nkept ? nkept : 1) * sizeof(*id));
@@ -188,7 +188,7 @@ passed_build(struct passed *ps, int sfd, int cfd, const struct state_fds *sf,
 	for (i = 0; i < sf->nreplies; i++)
 		passed_add(ps, sf->reply[i], "reply", i);
 	kept = ps->fd + ps->n;
-	peer_kept_fds(kept, id, for_store);
+	peer_kept_fds(kept, id);
 	for (i = 0; i < nkept; i++)
 		passed_add(ps, kept[i], "unread", id[i]);
 	free(id);
@@ -413,7 +413,7 @@ restart_now(void)
 		return;
 	}
 	rc = -ENOMEM;
-	if (passed_build(&ps, sfd, cfd, &sf, true, false) == 0 &&
+	if (passed_build(&ps, sfd, cfd, &sf, true) == 0 &&
 	    (names = restart_names_join(ps.n, ps.name)) &&
 	    (rc = journal_exec_names()) == 0 &&
 	    (rc = freeze_all(&nfrozen)) == 0) {
@@ -445,7 +445,7 @@ store_now(void)
 {
 	struct passed ps = {0};
 	struct state_fds sf;
-	unsigned nfrozen = 0, version, in_store;
+	unsigned nfrozen = 0, version;
 	int sfd, rc;
 
 	config_drop();	/* a restart it overtook checked it */
@@ -463,17 +463,12 @@ store_now(void)
 		event_base_loopbreak(loop_base);
 		return;
 	}
-	/* The kept connections in the store already stay there. */
-	in_store = peer_kept_fds(NULL, NULL, false) -
-	    peer_kept_fds(NULL, NULL, true);
-	if ((rc = passed_build(&ps, sfd, -1, &sf, !listen_activated,
-			       true)) != 0)
+	if ((rc = passed_build(&ps, sfd, -1, &sf, !listen_activated)) != 0)
 		log_warnx("stop: out of memory");
-	else if (ps.n + in_store + journal_slots() > fdstore_max()) {
+	else if (ps.n + journal_slots() > fdstore_max()) {
 		log_warnx("stop: %u descriptor%s to keep, the fd store takes "
-			  "%u (FileDescriptorStoreMax=, FDSTORE=)",
-			  ps.n + in_store, log_plural(ps.n + in_store),
-			  fdstore_max());
+			  "%u (FileDescriptorStoreMax=, FDSTORE=)", ps.n,
+			  log_plural(ps.n), fdstore_max());
 		rc = -ENOSPC;
 	} else if ((rc = freeze_all(&nfrozen)) == 0 &&
 		   (rc = fdstore_push(ps.n, ps.fd, ps.name)) != 0)

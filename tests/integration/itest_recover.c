@@ -107,7 +107,10 @@
  *   kept_connection_pushed_after_exec  one kept without the store, its
  *                            room full, and handed over by a restart in
  *                            place once there is room: the new image
- *                            pushes it, and a crash after it keeps it.
+ *                            pushes it, and a crash after it keeps it;
+ *   kept_connection_pushed_at_stop  one the store dropped unseen is
+ *                            pushed again by a planned stop, and the
+ *                            start after it counts it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -2432,6 +2435,34 @@ kept_connection_pushed_after_exec(void **state)
 	assert_int_equal(harness_store_find(st, "unread.1"), -1);
 }
 
+/*
+ * systemd drops, without a word, a descriptor pushed to a full store: a
+ * kept connection the daemon took for stored may not be there (a unit
+ * whose FileDescriptorStoreMax= is below the FDSTORE= it sets, or a store
+ * fuller than the daemon counts).  A planned stop pushed only those it
+ * took for missing, and the start after it counted none.  Now the stop
+ * pushes every one; the store keeps what it holds already once.
+ */
+static void
+kept_connection_pushed_at_stop(void **state)
+{
+	struct harness_store *st = *state;
+	uint32_t kept;
+	int fd;
+
+	start(st, STORE_FDS);
+	fd = kept_connection(st);
+	assert_true(kept_in_store(st, &kept));
+	harness_store_drop(st, (unsigned)harness_store_find(st, "unread.0"));
+
+	stop(st);
+	assert_true(harness_store_find(st, "unread.0") >= 0);
+	start(st, STORE_FDS);
+	assert_int_equal(kept_now(st), 1);
+	close(fd);
+	assert_int_equal(kept_now(st), 0);
+}
+
 int
 main(void)
 {
@@ -2495,6 +2526,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(kept_connection_survives_crashes,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(kept_connection_pushed_after_exec,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(kept_connection_pushed_at_stop,
 						setup, teardown),
 	};
 
