@@ -5,8 +5,9 @@
  * Each count belongs to the code that sees its event and that alone
  * writes it: server.c the connections accepted and refused, peer.c the
  * Hello timeouts and the kept connections (swept of those done with
- * before they are counted, as a refusal sweeps them), dispatch.c the requests and undecodable datagrams,
- * dispatch_wait.c the waiting lookups, log.c the lines left out.  This
+ * before they are counted, as a refusal sweeps them), dispatch.c the
+ * requests and undecodable datagrams, dispatch_wait.c the waiting
+ * lookups, log.c the lines left out.  This
  * file only reads them, and keeps what the images before this one had
  * counted (a restart in place hands their totals over in the state), so
  * that a total is since the daemon started, not since the last exec.

@@ -15,8 +15,8 @@
  * read ("unread.<i>", peer.c) reads POLLHUP from the moment the daemon
  * shut it down, so it would leave the store as soon as it went in, and
  * the next image count none of them while their descriptors stay in
- * flight: those go with FDPOLL=0, and the start that takes them takes
- * them out of the store itself.
+ * flight: those go with FDPOLL=0, and leave the store when their clients
+ * are done with them (peer_store.c).
  */
 #include <errno.h>
 #include <stdbool.h>

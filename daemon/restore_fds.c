@@ -301,9 +301,10 @@ restore_fds_ours(const struct passed_fds *pf)
 		return NULL;
 	*s = '\0';
 	for (i = 0; i < pf->n; i++) {
+		enum fd_kind kind = name_kind(pf->name[i], &index);
+
 		/* A kept connection stays in the store (peer_store.c). */
-		if (name_kind(pf->name[i], &index) == FD_OTHER ||
-		    name_kind(pf->name[i], &index) == FD_UNREAD)
+		if (kind == FD_OTHER || kind == FD_UNREAD)
 			continue;
 		if (*s)
 			strcat(s, ":");
