@@ -17,6 +17,10 @@
  * the next image count none of them while their descriptors stay in
  * flight: those go with FDPOLL=0, and leave the store when their clients
  * are done with them (peer_store.c).
+ *
+ * Those come and go as clients misbehave, a push and a removal each: what
+ * the store or the notification socket refuses is said within a rate
+ * limit, as every line a client can cause.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -65,6 +69,7 @@ remove_one(const char *name)
 int
 fdstore_push(unsigned n, const int *fd, char *const *name)
 {
+	static struct log_limit unheard, refused;
 	char msg[300];
 	unsigned i;
 	int rc = 0;
@@ -77,8 +82,9 @@ fdstore_push(unsigned n, const int *fd, char *const *name)
 	 * says what is not kept.
 	 */
 	if (n > 0 && !notify_room()) {
-		log_warnx("the fd store: systemd reads no notification, %s "
-			  "not pushed", name[0]);
+		log_limited(&unheard, LOG_PRI_WARNING, "the fd store: "
+			    "systemd reads no notification, %s not pushed",
+			    name[0]);
 		return -ENOBUFS;
 	}
 	for (i = 0; i < n; i++) {
@@ -89,7 +95,8 @@ fdstore_push(unsigned n, const int *fd, char *const *name)
 	}
 	if (i == n)
 		return 0;
-	log_warnx("the fd store refused %s: %s", name[i], strerror(-rc));
+	log_limited(&refused, LOG_PRI_WARNING, "the fd store refused %s: "
+		    "%s", name[i], strerror(-rc));
 	while (i-- > 0)
 		(void)remove_one(name[i]);
 	return rc;
@@ -98,6 +105,7 @@ fdstore_push(unsigned n, const int *fd, char *const *name)
 int
 fdstore_remove(const char *list)
 {
+	static struct log_limit lim;
 	char *copy = strdup(list), *tok, *save = NULL;
 	int rc, first = 0;
 
@@ -110,8 +118,9 @@ fdstore_remove(const char *list)
 	for (tok = strtok_r(copy, ":", &save); tok;
 	     tok = strtok_r(NULL, ":", &save))
 		if ((rc = remove_one(tok)) < 0) {
-			log_warnx("the fd store: cannot remove %s (%s)", tok,
-				  strerror(-rc));
+			log_limited(&lim, LOG_PRI_WARNING, "the fd store: "
+				    "cannot remove %s (%s)", tok,
+				    strerror(-rc));
 			if (first == 0)
 				first = rc;
 		}

@@ -110,7 +110,10 @@
  *                            pushes it, and a crash after it keeps it;
  *   kept_connection_pushed_at_stop  one the store dropped unseen is
  *                            pushed again by a planned stop, and the
- *                            start after it counts it.
+ *                            start after it counts it;
+ *   kept_connection_refusals_limited  100 kept while systemd reads no
+ *                            notification: the refused pushes are said
+ *                            within the log's rate limit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -2463,6 +2466,39 @@ kept_connection_pushed_at_stop(void **state)
 	assert_int_equal(kept_now(st), 0);
 }
 
+/*
+ * Kept connections made while systemd reads no notification: the kernel
+ * queues 10, the daemon 64 more (notify.c), and every push after those
+ * is refused.
+ */
+#define KEPT_FLOOD	100
+
+/*
+ * While systemd reads no notification, each kept connection's push is
+ * refused, and the log said so on a line of its own: as many lines as
+ * clients cared to misbehave, where every other line a client can cause
+ * is held to the log's rate limit (10 a kind in 10 s, and a count).
+ */
+static void
+kept_connection_refusals_limited(void **state)
+{
+	struct harness_store *st = *state;
+	int fd[KEPT_FLOOD];
+	unsigned i, lines;
+
+	start(st, STORE_FDS);
+	/* From here the store reads nothing. */
+	for (i = 0; i < KEPT_FLOOD; i++)
+		fd[i] = kept_connection(st);
+	assert_int_equal(kept_now(st), KEPT_FLOOD);
+	assert_true(log_has(st, "systemd reads no notification"));
+	lines = harness_store_log_count(st, "systemd reads no notification");
+	if (lines > 10)
+		fail_msg("%u lines of refused pushes", lines);
+	for (i = 0; i < KEPT_FLOOD; i++)
+		close(fd[i]);
+}
+
 int
 main(void)
 {
@@ -2528,6 +2564,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(kept_connection_pushed_after_exec,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(kept_connection_pushed_at_stop,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(kept_connection_refusals_limited,
 						setup, teardown),
 	};
 
