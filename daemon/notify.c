@@ -14,10 +14,12 @@
  * What waits is bounded.  Descriptors (FDSTORE=1) are refused once
  * NOTIFY_PUSH_MAX messages wait (notify_room), and the caller takes the
  * push as failed: the crash journal then says a crash loses the pools
- * instead of believing them kept.  A STATUS= replaces the one waiting and
- * a WATCHDOG=1 joins it; the others (READY=1, RELOADING=1, STOPPING=1,
- * FDSTOREREMOVE=1) are few, each must go, and only past NOTIFY_WAIT_MAX
- * is one dropped (and logged).
+ * instead of believing them kept.  Those clients make as many of as
+ * they like (the kept connections) are refused at half that
+ * (notify_room_spare), so that they never take the journal's room.  A
+ * STATUS= replaces the one waiting and a WATCHDOG=1 joins it; the others
+ * (READY=1, RELOADING=1, STOPPING=1, FDSTOREREMOVE=1) each must go, and
+ * only past NOTIFY_WAIT_MAX is one dropped (and logged).
  *
  * An exec and an exit first send what waits, for at most NOTIFY_EXIT_MS:
  * a stop's pushes must be in before systemd reaps the daemon, and the
@@ -83,6 +85,12 @@ bool
 notify_room(void)
 {
 	return nwaiting < NOTIFY_PUSH_MAX;
+}
+
+bool
+notify_room_spare(void)
+{
+	return nwaiting < NOTIFY_PUSH_MAX / 2;
 }
 
 /*

@@ -29,6 +29,12 @@ int notify_send(const char *msg, int fd, enum notify_kind kind);
 
 /* May descriptors be queued now?  All of one batch go if one may. */
 bool notify_room(void);
+/*
+ * The same for a descriptor as many clients' doings may push (a kept
+ * connection, peer_store.c): half the room, the rest left for the crash
+ * journal's and a stop's, which those must never find taken.
+ */
+bool notify_room_spare(void);
 
 /* What waits goes on from the loop of base, once it can. */
 void notify_setup(struct event_base *base);

@@ -26,7 +26,8 @@
  * less the crash journal's room (two of each pool and of the journal,
  * journal.c).  So they never leave a journal or a pool's keep.<n>
  * without room: systemd drops, without a word, what a full store is
- * pushed.
+ * pushed.  Nor in the daemon's queue of notifications while systemd
+ * reads none: they take half of what it lets wait (notify.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -34,6 +35,7 @@
 
 #include "fdstore.h"
 #include "log.h"
+#include "notify.h"
 #include "peer_store.h"
 #include "pool.h"
 #include "restart_names.h"
@@ -68,6 +70,8 @@ peer_store_push(unsigned id, int fd, unsigned stored)
 	name_of(id, name);
 	if (stored >= peer_store_room())
 		rc = -ENOSPC;
+	else if (!notify_room_spare())
+		rc = -ENOBUFS;
 	else if ((rc = fdstore_push(1, &fd, names)) == 0)
 		return 0;
 	log_limited(&lim, LOG_PRI_WARNING, "a connection kept for "

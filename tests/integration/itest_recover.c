@@ -111,9 +111,12 @@
  *   kept_connection_pushed_at_stop  one the store dropped unseen is
  *                            pushed again by a planned stop, and the
  *                            start after it counts it;
- *   kept_connection_refusals_limited  100 kept while systemd reads no
- *                            notification: the refused pushes are said
- *                            within the log's rate limit.
+ *   kept_connections_leave_the_journal_room  100 kept while systemd
+ *                            reads no notification take at most half of
+ *                            the daemon's queue: a pool made meanwhile
+ *                            has its keep.<n> queued, not refused, and
+ *                            the refused pushes are said within the
+ *                            log's rate limit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -2474,15 +2477,21 @@ kept_connection_pushed_at_stop(void **state)
 #define KEPT_FLOOD	100
 
 /*
- * While systemd reads no notification, each kept connection's push is
- * refused, and the log said so on a line of its own: as many lines as
- * clients cared to misbehave, where every other line a client can cause
- * is held to the log's rate limit (10 a kind in 10 s, and a count).
+ * While systemd reads no notification, the daemon queues what it would
+ * send, and refuses a descriptor once 64 wait (notify.c).  Each kept
+ * connection's push took a place there, as many as clients cared to
+ * misbehave: a pool made meanwhile found none for its keep.<n> (a crash
+ * would lose it), as a stop's pushes would have (and the stop freed
+ * everything).  Now the kept connections take at most half of those
+ * places.  Those refused are said within the log's rate limit (10 lines
+ * a kind in 10 s, then a count), where each took a line of its own.
  */
 static void
-kept_connection_refusals_limited(void **state)
+kept_connections_leave_the_journal_room(void **state)
 {
+	struct pool_create_opts o = {.max_size = 1 << 20};
 	struct harness_store *st = *state;
+	struct pool_conn *c;
 	int fd[KEPT_FLOOD];
 	unsigned i, lines;
 
@@ -2491,12 +2500,24 @@ kept_connection_refusals_limited(void **state)
 	for (i = 0; i < KEPT_FLOOD; i++)
 		fd[i] = kept_connection(st);
 	assert_int_equal(kept_now(st), KEPT_FLOOD);
-	assert_true(log_has(st, "systemd reads no notification"));
-	lines = harness_store_log_count(st, "systemd reads no notification");
-	if (lines > 10)
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_create(c, "b", &o), 0);
+	pool_disconnect(c);
+	assert_int_equal(kept_now(st), KEPT_FLOOD);
+	if (log_has(st, "pool b: not kept")) {
+		harness_store_print_log(st);
+		fail_msg("pool b's keep found no room");
+	}
+	lines = harness_store_log_count(st, "not pushed") +
+	    harness_store_log_count(st, "is not in the fd store");
+	if (lines > 2 * 10)
 		fail_msg("%u lines of refused pushes", lines);
+
+	harness_store_drain(st);
+	assert_true(harness_store_prefix(st, "keep.") >= 0);
 	for (i = 0; i < KEPT_FLOOD; i++)
 		close(fd[i]);
+	assert_int_equal(kept_now(st), 0);
 }
 
 int
@@ -2565,8 +2586,9 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(kept_connection_pushed_at_stop,
 						setup, teardown),
-		cmocka_unit_test_setup_teardown(kept_connection_refusals_limited,
-						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			kept_connections_leave_the_journal_room, setup,
+			teardown),
 	};
 
 	return cmocka_run_group_tests_name("a crash under systemd", tests,
