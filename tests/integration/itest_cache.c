@@ -82,26 +82,40 @@
 static struct daemon_proc daemon_proc;
 static pid_t kid;
 
-static void
-start(void)
+/*
+ * Each test has a daemon of its own, started before it and stopped after
+ * it.  The stop is the test's last check: a daemon that does not exit
+ * cleanly fails the test (cmocka fails a test whose teardown fails).  A
+ * test that stopped its daemon itself has checked that stop.
+ */
+static int
+setup(void **state)
 {
-	if (harness_start(&daemon_proc, CONFIG) != 0)
+	(void)state;
+	if (harness_start(&daemon_proc, CONFIG) != 0) {
+		/* No teardown follows a failed setup: a daemon begun goes. */
+		if (daemon_proc.pid > 0)
+			harness_stop(&daemon_proc);
 		fail_msg("harness_start failed (build %s)", harness_build());
+	}
+	return 0;
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
+	/* A child that a failed test left running does not outlive it. */
 	if (kid > 0) {
 		kill(kid, SIGKILL);
 		harness_wait(kid);
 		kid = 0;
 	}
-	if (daemon_proc.pid > 0)
-		harness_stop(&daemon_proc);
+	harness_fixture_stop(&daemon_proc);
 	return 0;
 }
+
+#define CACHE_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 /* A handle with a cache of 1 MiB whatever $POOLMGR_CLIENT_CACHE says. */
 static struct pool *
@@ -190,7 +204,6 @@ killed_client_cached_blocks_reclaimed(void **state)
 	int found = 0, rc, tries;
 
 	(void)state;
-	start();
 	EXPECT_RC(pool_connect(NULL, &c), 0);
 	assert_int_equal(pipe(pipe_up), 0);
 	assert_int_equal(pipe(pipe_hold), 0);
@@ -235,7 +248,6 @@ killed_client_cached_blocks_reclaimed(void **state)
 	assert_int_equal(st.client_cached_bytes, 0);
 	check(c, "c");
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /* ---- the budget --------------------------------------------------------- */
@@ -250,7 +262,6 @@ cache_stays_within_its_budget(void **state)
 	unsigned i;
 
 	(void)state;
-	start();
 	p = open_ok(&c, "c");
 	EXPECT_RC(pool_set_cache(p, 64 * 1024), 0);	/* 1/256 of the pool */
 	for (i = 0; i < 2000; i++)
@@ -278,7 +289,6 @@ cache_stays_within_its_budget(void **state)
 	check(c, "c");
 	pool_close(p);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /* ---- shared blocks ------------------------------------------------------ */
@@ -310,7 +320,6 @@ shared_blocks_are_never_cached(void **state)
 	size_t usable;
 
 	(void)state;
-	start();
 	a = open_ok(&ca, "c");
 	b = open_ok(&cb, "c");
 
@@ -350,7 +359,6 @@ shared_blocks_are_never_cached(void **state)
 	check(ca, "c");
 	pool_disconnect(cb);
 	pool_disconnect(ca);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /* ---- bad frees ---------------------------------------------------------- */
@@ -364,7 +372,6 @@ double_free_of_a_cached_block_is_counted(void **state)
 	pool_off_t x, y;
 
 	(void)state;
-	start();
 	p = open_ok(&c, "c");
 	EXPECT_RC(pool_alloc(p, 100, &x), 0);
 	EXPECT_RC(pool_flush(p), 0);
@@ -384,7 +391,6 @@ double_free_of_a_cached_block_is_counted(void **state)
 	check(c, "c");
 	pool_close(p);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /*
@@ -404,7 +410,6 @@ free_of_no_block_changes_nothing(void **state)
 	size_t usable;
 
 	(void)state;
-	start();
 	p = open_ok(&c, "c");
 	EXPECT_RC(pool_alloc(p, 64, &a), 0);
 	EXPECT_RC(pool_alloc(p, 64, &b), 0);
@@ -438,7 +443,6 @@ free_of_no_block_changes_nothing(void **state)
 	check(c, "c");
 	pool_close(p);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /* ---- a tight pool ------------------------------------------------------- */
@@ -452,7 +456,6 @@ slack_is_given_back_when_the_pool_is_full(void **state)
 	size_t usable;
 
 	(void)state;
-	start();
 	p = open_ok(&c, "tight");
 	/* [x: 1024][rest: 64512]: full. */
 	EXPECT_RC(pool_alloc(p, 1024, &x), 0);
@@ -484,7 +487,6 @@ slack_is_given_back_when_the_pool_is_full(void **state)
 	assert_int_equal(stats(p).allocated_bytes, 0);
 	pool_close(p);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /* ---- the share map ------------------------------------------------------ */
@@ -518,7 +520,6 @@ share_map_cannot_be_made_writable(void **state)
 	int fd;
 
 	(void)state;
-	start();
 	p = open_ok(&c, "c");
 	if (!find_share_map("c", &lo, &hi))
 		fail_msg("no share map mapped for pool c");
@@ -545,7 +546,6 @@ share_map_cannot_be_made_writable(void **state)
 	pool_close(ro);
 	pool_close(p);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /* ---- a dead daemon ------------------------------------------------------ */
@@ -558,7 +558,6 @@ dead_daemon_stops_the_cache(void **state)
 	pool_off_t x, y;
 
 	(void)state;
-	start();
 	p = open_ok(&c, "c");
 	EXPECT_RC(pool_alloc(p, 64, &x), 0);
 	EXPECT_RC(pool_alloc(p, 64, &y), 0);
@@ -589,7 +588,6 @@ forced_destroy_stops_the_cache(void **state)
 	pool_off_t x, y;
 
 	(void)state;
-	start();
 	p = open_ok(&c, "c");
 	EXPECT_RC(pool_alloc(p, 64, &x), 0);
 	EXPECT_RC(pool_alloc(p, 64, &y), 0);
@@ -613,7 +611,6 @@ forced_destroy_stops_the_cache(void **state)
 	pool_close(p);
 	pool_disconnect(admin);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /*
@@ -630,7 +627,6 @@ forced_destroy_words_are_not_another_pools(void **state)
 	pool_off_t x;
 
 	(void)state;
-	start();
 	p = open_ok(&c, "c");
 	EXPECT_RC(pool_open(c, "tight", &q), 0);
 	EXPECT_RC(pool_set_cache(q, 1 << 20), 0);
@@ -652,7 +648,6 @@ forced_destroy_words_are_not_another_pools(void **state)
 	pool_close(p);
 	pool_disconnect(admin);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /*
@@ -674,7 +669,6 @@ retain_flushes_the_cache_at_the_quota(void **state)
 	int i;
 
 	(void)state;
-	start();
 	EXPECT_RC(pool_connect(NULL, &c2), 0);
 	EXPECT_RC(pool_create(c2, "q", &o), 0);
 	EXPECT_RC(pool_open(c2, "q", &b), 0);
@@ -709,7 +703,6 @@ retain_flushes_the_cache_at_the_quota(void **state)
 	pool_close(b);
 	pool_disconnect(c);
 	pool_disconnect(c2);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /*
@@ -729,7 +722,6 @@ sibling_handles_share_the_quota(void **state)
 	int i;
 
 	(void)state;
-	start();
 	a = open_ok(&c, "c");
 	EXPECT_RC(pool_create(c, "q", &o), 0);
 	pool_close(a);
@@ -753,7 +745,6 @@ sibling_handles_share_the_quota(void **state)
 	pool_close(a);
 	pool_close(b);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /*
@@ -779,7 +770,6 @@ many_sibling_handles_share_the_quota(void **state)
 	int i, k;
 
 	(void)state;
-	start();
 	last = open_ok(&c, "c");
 	pool_close(last);
 	EXPECT_RC(pool_create(c, "q", &o), 0);
@@ -804,7 +794,6 @@ many_sibling_handles_share_the_quota(void **state)
 	for (k = 0; k < SIBLINGS; k++)
 		pool_close(p[k]);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /* ---- a shrink racing a free ---------------------------------------------- */
@@ -844,7 +833,6 @@ shrink_waits_for_nothing_freed(void **state)
 	int i, round, bad = 0;
 
 	(void)state;
-	start();
 	for (round = 0; round < 3; round++) {
 		slack_pool = open_ok(&c, "c");
 		for (i = 0; i < SLACK_BLOCKS; i++)
@@ -876,7 +864,6 @@ shrink_waits_for_nothing_freed(void **state)
 	}
 	if (bad)
 		fail_msg("%d blocks were shrunk under their owner", bad);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /* ---- threads that come and go ------------------------------------------- */
@@ -916,7 +903,6 @@ new_threads_reuse_the_cache_of_ended_ones(void **state)
 	int i;
 
 	(void)state;
-	start();
 	r.p = open_ok(&c, "c");
 	for (i = 0; i <= 20; i++) {
 		assert_int_equal(pthread_create(&t, NULL, alloc_and_free, &r), 0);
@@ -935,7 +921,6 @@ new_threads_reuse_the_cache_of_ended_ones(void **state)
 	pool_close(r.p);
 	check(c, "c");
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /*
@@ -956,7 +941,6 @@ slack_of_a_shared_block_is_kept(void **state)
 	int i;
 
 	(void)state;
-	start();
 	a = open_ok(&c, "c");
 	EXPECT_RC(pool_alloc(a, 160, &x), 0);
 	EXPECT_RC(pool_free(a, x), 0);		/* cached */
@@ -992,7 +976,6 @@ slack_of_a_shared_block_is_kept(void **state)
 	pool_disconnect(c2);
 	pool_close(a);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /*
@@ -1010,7 +993,6 @@ huge_budget_in_the_environment_is_ignored(void **state)
 	pool_off_t x, y;
 
 	(void)state;
-	start();
 	setenv("POOLMGR_CLIENT_CACHE", "17179869184G", 1);
 	EXPECT_RC(pool_connect(daemon_proc.sock, &c), 0);
 	EXPECT_RC(pool_open(c, "c", &p), 0);
@@ -1026,7 +1008,6 @@ huge_budget_in_the_environment_is_ignored(void **state)
 	EXPECT_RC(pool_free(p, y), 0);
 	pool_close(p);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /*
@@ -1084,7 +1065,6 @@ budget_suffixes_in_the_environment(void **state)
 	uint64_t cached;
 
 	(void)state;
-	start();
 	EXPECT_RC(pool_connect(daemon_proc.sock, &c), 0);
 	EXPECT_RC(pool_create(c, "big", &o), 0);
 
@@ -1106,7 +1086,6 @@ budget_suffixes_in_the_environment(void **state)
 	harness_expect_checked(c, "big");
 	EXPECT_RC(pool_destroy(c, "big"), 0);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /* ---- flushes that cannot be sent ----------------------------------------- */
@@ -1427,7 +1406,6 @@ flush_in_flight_keeps_no_stale_entry(void **state)
 	int i;
 
 	(void)state;
-	start();
 	p = open_ok(&conn, "c");
 	sem_init(&freebatch_sent, 0, 0);
 	sem_init(&freebatch_go, 0, 0);
@@ -1477,7 +1455,6 @@ flush_in_flight_keeps_no_stale_entry(void **state)
 	pthread_join(c.t, NULL);
 	pool_close(p);
 	pool_disconnect(conn);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 static struct thread_hold hold_c, hold_t;
@@ -1529,7 +1506,6 @@ double_free_racing_a_failing_flush(void **state)
 	int i;
 
 	(void)state;
-	start();
 	p = open_ok(&conn, "c");
 	memset(&hold_c, 0, sizeof(hold_c));
 	memset(&hold_t, 0, sizeof(hold_t));
@@ -1572,7 +1548,6 @@ double_free_racing_a_failing_flush(void **state)
 	pthread_join(c.t, NULL);
 	pool_close(p);
 	pool_disconnect(conn);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 static int rc_free_y;
@@ -1608,7 +1583,6 @@ double_free_across_two_flushes_of_a_shard(void **state)
 	int i, j;
 
 	(void)state;
-	start();
 	p = open_ok(&conn, "c");
 	memset(&hold_t, 0, sizeof(hold_t));
 	hold_t.fail = true;
@@ -1669,7 +1643,6 @@ double_free_across_two_flushes_of_a_shard(void **state)
 	pthread_join(c.t, NULL);
 	pool_close(p);
 	pool_disconnect(conn);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /*
@@ -1685,7 +1658,6 @@ unsent_close_is_sent_again(void **state)
 	struct pool *p;
 
 	(void)state;
-	start();
 	p = open_ok(&c, "c");
 	(void)fill_cache(p, offs, 200);
 	for (int i = 0; i < 200; i += 2)	/* some live, some cached */
@@ -1698,7 +1670,6 @@ unsent_close_is_sent_again(void **state)
 	assert_int_equal(st.live_blocks, 0);
 	assert_int_equal(st.allocated_bytes, 0);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 static void
@@ -1712,7 +1683,6 @@ unsent_flush_loses_no_block(void **state)
 	int rc;
 
 	(void)state;
-	start();
 	p = open_ok(&c, "c");
 
 	cached = fill_cache(p, offs, 200);
@@ -1752,7 +1722,6 @@ unsent_flush_loses_no_block(void **state)
 	assert_int_equal(st.allocated_bytes, 0);
 	check(c, "c");
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /*
@@ -1778,7 +1747,6 @@ unsent_eviction_loses_no_block(void **state)
 	unsigned i;
 
 	(void)state;
-	start();
 	p = open_ok(&c, "c");
 	EXPECT_RC(pool_set_cache(p, 64 * 1024), 0);
 	for (i = 0; i < 2000; i++)
@@ -1806,7 +1774,6 @@ unsent_eviction_loses_no_block(void **state)
 	check(c, "c");
 	pool_close(p);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /*
@@ -1825,7 +1792,6 @@ unsent_eviction_backs_off(void **state)
 	unsigned i;
 
 	(void)state;
-	start();
 	p = open_ok(&c, "c");
 	EXPECT_RC(pool_set_cache(p, 64 * 1024), 0);
 	for (i = 0; i < 2000; i++)
@@ -1844,7 +1810,6 @@ unsent_eviction_backs_off(void **state)
 	check(c, "c");
 	pool_close(p);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /*
@@ -1866,7 +1831,6 @@ unsent_eviction_keeps_the_newest_on_top(void **state)
 	unsigned i;
 
 	(void)state;
-	start();
 	p = open_ok(&c, "c");
 	EXPECT_RC(pool_set_cache(p, 64 * 1024), 0);
 	for (i = 0; i < 400; i++)
@@ -1894,7 +1858,6 @@ unsent_eviction_keeps_the_newest_on_top(void **state)
 	check(c, "c");
 	pool_close(p);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 static void
@@ -1929,7 +1892,6 @@ flush_tries_every_shard(void **state)
 	int i, rc;
 
 	(void)state;
-	start();
 	p = open_ok(&c, "c");
 	sem_init(&b.go, 0, 0);
 	sem_init(&b.done, 0, 0);
@@ -1961,7 +1923,6 @@ flush_tries_every_shard(void **state)
 	pthread_join(b.t, NULL);
 	pool_close(p);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /*
@@ -1985,7 +1946,6 @@ refused_block_is_dropped_alone(void **state)
 	int i;
 
 	(void)state;
-	start();
 	p = open_ok(&c, "c");
 	for (i = 0; i < 64; i++)
 		EXPECT_RC(pool_alloc(p, 256, &offs[i]), 0);
@@ -2010,7 +1970,6 @@ refused_block_is_dropped_alone(void **state)
 	check(c, "c");
 	pool_close(p);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /*
@@ -2033,7 +1992,6 @@ unsendable_block_holds_back_no_other(void **state)
 	int rc;
 
 	(void)state;
-	start();
 	p = open_ok(&c, "c");
 	for (i = 0; i < 5000; i++)
 		EXPECT_RC(pool_alloc(p, 64, &offs[i]), 0);
@@ -2061,7 +2019,6 @@ unsendable_block_holds_back_no_other(void **state)
 	check(c, "c");
 	pool_close(p);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /*
@@ -2080,7 +2037,6 @@ unsent_shed_loses_no_block(void **state)
 	size_t usable;
 
 	(void)state;
-	start();
 	a = open_ok(&ca, "c");
 	b = open_ok(&cb, "c");
 	EXPECT_RC(pool_alloc(a, 128, &x), 0);
@@ -2099,7 +2055,6 @@ unsent_shed_loses_no_block(void **state)
 	check(ca, "c");
 	pool_disconnect(cb);
 	pool_disconnect(ca);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /* The descriptor of the connection to the daemon at path, or -1. */
@@ -2146,7 +2101,6 @@ flush_too_large_to_send_is_split(void **state)
 	unsigned i;
 
 	(void)state;
-	start();
 	p = open_ok(&c, "c");
 	for (i = 0; i < 3000; i++)
 		EXPECT_RC(pool_alloc(p, 64, &offs[i]), 0);
@@ -2174,7 +2128,6 @@ flush_too_large_to_send_is_split(void **state)
 	check(c, "c");
 	pool_close(p);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /* ---- threads while flushes fail ------------------------------------------ */
@@ -2252,7 +2205,6 @@ threads_lose_nothing_while_flushes_fail(void **state)
 	int i, round;
 
 	(void)state;
-	start();
 	churn_pool = open_ok(&c, "c");
 	EXPECT_RC(pool_set_cache(churn_pool, 64 * 1024), 0);
 	fail_free_batches();
@@ -2285,7 +2237,6 @@ threads_lose_nothing_while_flushes_fail(void **state)
 	check(c, "c");
 	pool_close(churn_pool);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 #define AT_ONCE		8
@@ -2329,7 +2280,6 @@ failed_flushes_at_once_keep_twice_the_budget(void **state)
 	bool held;
 
 	(void)state;
-	start();
 	at_once_pool = open_ok(&c, "c");
 	EXPECT_RC(pool_set_cache(at_once_pool, AT_ONCE_BUDGET), 0);
 	for (i = 0; i < (AT_ONCE + 1) * 256; i++)
@@ -2378,7 +2328,6 @@ failed_flushes_at_once_keep_twice_the_budget(void **state)
 	check(c, "c");
 	pool_close(at_once_pool);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 /* ---- a flush that says 0 leaves nothing behind --------------------------- */
@@ -2441,7 +2390,6 @@ flush_leaves_nothing_behind(bool by_budget)
 	bool early;
 	int i;
 
-	start();
 	behind_pool = open_ok(&c, "c");
 	behind_by_budget = by_budget;
 	for (i = 0; i < 64; i++)
@@ -2488,7 +2436,6 @@ flush_leaves_nothing_behind(bool by_budget)
 	check(c, "c");
 	pool_close(behind_pool);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 static void
@@ -2605,7 +2552,6 @@ refusal_waits_for_flushes_on_their_way(enum room_job job, bool fail)
 	bool early;
 	int i;
 
-	start();
 	EXPECT_RC(pool_connect(NULL, &c), 0);
 	EXPECT_RC(pool_create(c, "room", &o), 0);
 	EXPECT_RC(pool_open(c, "room", &room_pool), 0);
@@ -2652,7 +2598,6 @@ refusal_waits_for_flushes_on_their_way(enum room_job job, bool fail)
 	check(c, "room");
 	pool_close(room_pool);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 static void
@@ -2690,7 +2635,6 @@ trim_waits_for_flushes_on_their_way(bool fail)
 	bool early;
 	int i;
 
-	start();
 	room_pool = open_ok(&c, "c");
 	room_job = ROOM_TRIM;
 	for (i = 0; i < 16; i++) {
@@ -2722,7 +2666,6 @@ trim_waits_for_flushes_on_their_way(bool fail)
 	check(c, "c");
 	pool_close(room_pool);
 	pool_disconnect(c);
-	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
 static void
@@ -2743,82 +2686,45 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(killed_client_cached_blocks_reclaimed,
-					  teardown),
-		cmocka_unit_test_teardown(cache_stays_within_its_budget,
-					  teardown),
-		cmocka_unit_test_teardown(shared_blocks_are_never_cached,
-					  teardown),
-		cmocka_unit_test_teardown(
-			double_free_of_a_cached_block_is_counted, teardown),
-		cmocka_unit_test_teardown(
-			free_of_no_block_changes_nothing, teardown),
-		cmocka_unit_test_teardown(
-			slack_is_given_back_when_the_pool_is_full, teardown),
-		cmocka_unit_test_teardown(share_map_cannot_be_made_writable,
-					  teardown),
-		cmocka_unit_test_teardown(dead_daemon_stops_the_cache,
-					  teardown),
-		cmocka_unit_test_teardown(forced_destroy_stops_the_cache,
-					  teardown),
-		cmocka_unit_test_teardown(
-			forced_destroy_words_are_not_another_pools, teardown),
-		cmocka_unit_test_teardown(
-			retain_flushes_the_cache_at_the_quota, teardown),
-		cmocka_unit_test_teardown(many_sibling_handles_share_the_quota,
-					  teardown),
-		cmocka_unit_test_teardown(sibling_handles_share_the_quota,
-					  teardown),
-		cmocka_unit_test_teardown(shrink_waits_for_nothing_freed,
-					  teardown),
-		cmocka_unit_test_teardown(
-			new_threads_reuse_the_cache_of_ended_ones, teardown),
-		cmocka_unit_test_teardown(slack_of_a_shared_block_is_kept,
-					  teardown),
-		cmocka_unit_test_teardown(
-			huge_budget_in_the_environment_is_ignored, teardown),
-		cmocka_unit_test_teardown(
-			budget_suffixes_in_the_environment, teardown),
-		cmocka_unit_test_teardown(unsent_close_is_sent_again,
-					  teardown),
-		cmocka_unit_test_teardown(flush_in_flight_keeps_no_stale_entry,
-					  teardown),
-		cmocka_unit_test_teardown(double_free_racing_a_failing_flush,
-					  teardown),
-		cmocka_unit_test_teardown(
-			double_free_across_two_flushes_of_a_shard, teardown),
-		cmocka_unit_test_teardown(unsent_flush_loses_no_block,
-					  teardown),
-		cmocka_unit_test_teardown(unsent_eviction_loses_no_block,
-					  teardown),
-		cmocka_unit_test_teardown(unsent_eviction_backs_off, teardown),
-		cmocka_unit_test_teardown(
-			unsent_eviction_keeps_the_newest_on_top, teardown),
-		cmocka_unit_test_teardown(flush_tries_every_shard, teardown),
-		cmocka_unit_test_teardown(refused_block_is_dropped_alone,
-					  teardown),
-		cmocka_unit_test_teardown(
-			unsendable_block_holds_back_no_other, teardown),
-		cmocka_unit_test_teardown(unsent_shed_loses_no_block,
-					  teardown),
-		cmocka_unit_test_teardown(flush_too_large_to_send_is_split,
-					  teardown),
-		cmocka_unit_test_teardown(
-			threads_lose_nothing_while_flushes_fail, teardown),
-		cmocka_unit_test_teardown(
-			failed_flushes_at_once_keep_twice_the_budget, teardown),
-		cmocka_unit_test_teardown(
-			flush_waits_for_flushes_on_their_way, teardown),
-		cmocka_unit_test_teardown(
-			cache_off_waits_for_flushes_on_their_way, teardown),
-		cmocka_unit_test_teardown(
-			alloc_retry_waits_for_a_flush_on_its_way, teardown),
-		cmocka_unit_test_teardown(
-			realloc_retry_waits_for_a_failing_flush, teardown),
-		cmocka_unit_test_teardown(trim_waits_for_a_flush_on_its_way,
-					  teardown),
-		cmocka_unit_test_teardown(trim_waits_for_a_failing_flush,
-					  teardown),
+		CACHE_TEST(killed_client_cached_blocks_reclaimed),
+		CACHE_TEST(cache_stays_within_its_budget),
+		CACHE_TEST(shared_blocks_are_never_cached),
+		CACHE_TEST(double_free_of_a_cached_block_is_counted),
+		CACHE_TEST(free_of_no_block_changes_nothing),
+		CACHE_TEST(slack_is_given_back_when_the_pool_is_full),
+		CACHE_TEST(share_map_cannot_be_made_writable),
+		CACHE_TEST(dead_daemon_stops_the_cache),
+		CACHE_TEST(forced_destroy_stops_the_cache),
+		CACHE_TEST(forced_destroy_words_are_not_another_pools),
+		CACHE_TEST(retain_flushes_the_cache_at_the_quota),
+		CACHE_TEST(many_sibling_handles_share_the_quota),
+		CACHE_TEST(sibling_handles_share_the_quota),
+		CACHE_TEST(shrink_waits_for_nothing_freed),
+		CACHE_TEST(new_threads_reuse_the_cache_of_ended_ones),
+		CACHE_TEST(slack_of_a_shared_block_is_kept),
+		CACHE_TEST(huge_budget_in_the_environment_is_ignored),
+		CACHE_TEST(budget_suffixes_in_the_environment),
+		CACHE_TEST(unsent_close_is_sent_again),
+		CACHE_TEST(flush_in_flight_keeps_no_stale_entry),
+		CACHE_TEST(double_free_racing_a_failing_flush),
+		CACHE_TEST(double_free_across_two_flushes_of_a_shard),
+		CACHE_TEST(unsent_flush_loses_no_block),
+		CACHE_TEST(unsent_eviction_loses_no_block),
+		CACHE_TEST(unsent_eviction_backs_off),
+		CACHE_TEST(unsent_eviction_keeps_the_newest_on_top),
+		CACHE_TEST(flush_tries_every_shard),
+		CACHE_TEST(refused_block_is_dropped_alone),
+		CACHE_TEST(unsendable_block_holds_back_no_other),
+		CACHE_TEST(unsent_shed_loses_no_block),
+		CACHE_TEST(flush_too_large_to_send_is_split),
+		CACHE_TEST(threads_lose_nothing_while_flushes_fail),
+		CACHE_TEST(failed_flushes_at_once_keep_twice_the_budget),
+		CACHE_TEST(flush_waits_for_flushes_on_their_way),
+		CACHE_TEST(cache_off_waits_for_flushes_on_their_way),
+		CACHE_TEST(alloc_retry_waits_for_a_flush_on_its_way),
+		CACHE_TEST(realloc_retry_waits_for_a_failing_flush),
+		CACHE_TEST(trim_waits_for_a_flush_on_its_way),
+		CACHE_TEST(trim_waits_for_a_failing_flush),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
