@@ -652,6 +652,16 @@ fake_send_bytes(int fd, const uint8_t *buf, size_t len, int passfd)
 	return sendmsg(fd, &msg, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
 }
 
+/* The reply to req, its body and error yet to be set. */
+static Poolmgr__Reply
+fake_reply(const Poolmgr__Request *req)
+{
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+
+	rep.id = req->id;
+	return rep;
+}
+
 /* The daemon refusing the whole connection, as poolmgrd past a limit. */
 static int
 fake_refuse(struct fake_state *fs, int cfd)
@@ -722,12 +732,11 @@ fake_map(bool frozen, bool unsealed, uint64_t *size)
 static int
 fake_share_map(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 {
-	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__Reply rep = fake_reply(req);
 	Poolmgr__ShareMapReply srep = POOLMGR__SHARE_MAP_REPLY__INIT;
 	int fd, rc;
 
 	fprintf(fs->log, "share_map %u\n", req->share_map->handle);
-	rep.id = req->id;
 	if (fs->lie == LIE_MAP_OLD_DAEMON) {
 		rep.error = -EOPNOTSUPP;
 		return fake_send(cfd, &rep, NULL, 0);
@@ -766,7 +775,7 @@ fake_block(struct fake_state *fs, uint64_t size, uint64_t align,
 static int
 fake_open(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 {
-	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__Reply rep = fake_reply(req);
 	Poolmgr__OpenReply orep = POOLMGR__OPEN_REPLY__INIT;
 	const Poolmgr__OpenPool *m = req->open;
 	unsigned seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
@@ -844,7 +853,6 @@ fake_open(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 		if (bounds_case(fs->lie))
 			orep.limit = FAKE_LIMIT;
 	}
-	rep.id = req->id;
 	rep.body_case = POOLMGR__REPLY__BODY_OPEN;
 	rep.open = &orep;
 	rc = fake_send(cfd, &rep, fds, nfds);
@@ -876,7 +884,7 @@ static int
 fake_restart_wait(struct fake_state *fs, int cfd, const Poolmgr__Request *req,
 		  uint32_t wait_ms, bool part, uint64_t size, uint64_t align)
 {
-	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__Reply rep = fake_reply(req);
 	Poolmgr__AllocReply ar = POOLMGR__ALLOC_REPLY__INIT;
 	bool lookup = req->body_case == POOLMGR__REQUEST__BODY_LOOKUP;
 	uint64_t until = harness_now_ms() +
@@ -884,7 +892,6 @@ fake_restart_wait(struct fake_state *fs, int cfd, const Poolmgr__Request *req,
 							       : wait_ms + 1);
 	char words[256];
 
-	rep.id = req->id;
 	if (!fs->wait_held) {
 		fs->wait_held = true;
 		while (harness_now_ms() < until)
@@ -934,7 +941,7 @@ fake_alloc(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 {
 	static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0xff,
 					  0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
-	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__Reply rep = fake_reply(req);
 	Poolmgr__AllocReply ar = POOLMGR__ALLOC_REPLY__INIT;
 	Poolmgr__PoolStats st = POOLMGR__POOL_STATS__INIT;
 	const Poolmgr__Alloc *m = req->alloc;
@@ -958,7 +965,6 @@ fake_alloc(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	 * before waiting allocations ignores wait_ms.
 	 */
 	if (m->wait_ms && fs->lie != LIE_OLD_ALLOC) {
-		rep.id = req->id;
 		rep.error = -ETIMEDOUT;
 		return fake_send(cfd, &rep, NULL, 0);
 	}
@@ -970,7 +976,6 @@ fake_alloc(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	}
 	if (fs->lie == REFUSE_AMID_OTHERS && m->size == REFUSED_SIZE)
 		return fake_refuse(fs, cfd) == 0 ? 1 : -1;
-	rep.id = req->id;
 	rc = fake_block(fs, m->size, m->align, &off, &usable);
 	if (rc) {
 		rep.error = rc;
@@ -1066,7 +1071,7 @@ static int
 fake_alloc_batch(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 {
 	static uint64_t offs[64], usable[64];
-	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__Reply rep = fake_reply(req);
 	Poolmgr__AllocBatchReply br = POOLMGR__ALLOC_BATCH_REPLY__INIT;
 	const Poolmgr__AllocBatch *m = req->alloc_batch;
 	/* Two blocks at least, to have one to repeat or overlap. */
@@ -1078,7 +1083,6 @@ fake_alloc_batch(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	if (m->persist)
 		fprintf(fs->log, "alloc_batch_persist\n");
 	fs->refused_set = false;
-	rep.id = req->id;
 	if (m->n_sizes == 0 || m->n_sizes > 64) {
 		rep.error = -E2BIG;
 		return fake_send(cfd, &rep, NULL, 0);
@@ -1128,11 +1132,10 @@ fake_alloc_batch(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 static int
 fake_free_batch(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 {
-	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__Reply rep = fake_reply(req);
 	Poolmgr__FreeBatchReply fr = POOLMGR__FREE_BATCH_REPLY__INIT;
 
 	fprintf(fs->log, "free_batch %zu\n", req->free_batch->n_offsets);
-	rep.id = req->id;
 	if (fs->lie == BOUNDS_SENT || fs->lie == LIE_BOUNDS_WITHOUT_BIT) {
 		fr.pool_limit_case =
 		    POOLMGR__FREE_BATCH_REPLY__POOL_LIMIT_LIMIT;
@@ -1147,7 +1150,7 @@ fake_free_batch(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 static int
 fake_usable_size(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 {
-	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__Reply rep = fake_reply(req);
 	Poolmgr__AllocReply ar = POOLMGR__ALLOC_REPLY__INIT;
 	uint64_t off = req->usable_size->offset;
 	bool lie = lie_now(fs, req->body_case);
@@ -1156,7 +1159,6 @@ fake_usable_size(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	if (fs->lie != REFUSE_AMID_OTHERS)
 		fprintf(fs->log, "usable_size %llu\n",
 			(unsigned long long)off);
-	rep.id = req->id;
 	for (i = 0; i < fs->nblocks && fs->off[i] != off; i++)
 		;
 	if (i == fs->nblocks) {
@@ -1180,12 +1182,11 @@ static int
 fake_lookup_interrupted(struct fake_state *fs, int cfd,
 			const Poolmgr__Request *req)
 {
-	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__Reply rep = fake_reply(req);
 	Poolmgr__AllocReply ar = POOLMGR__ALLOC_REPLY__INIT;
 	uint64_t now = harness_now_ms();
 	int rc;
 
-	rep.id = req->id;
 	if (fs->first_wait_ms == 0)
 		fs->first_wait_ms = now;
 	if (now - fs->first_wait_ms < LOOKUP_EINTR_MS) {
@@ -1212,10 +1213,9 @@ fake_lookup_interrupted(struct fake_state *fs, int cfd,
 static int
 fake_lookup_took(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 {
-	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__Reply rep = fake_reply(req);
 	Poolmgr__AllocReply ar = POOLMGR__ALLOC_REPLY__INIT;
 
-	rep.id = req->id;
 	if ((rep.error = fake_block(fs, 64, 0, &ar.offset,
 				    &ar.usable_size)) != 0)
 		return fake_send(cfd, &rep, NULL, 0);
@@ -1233,7 +1233,7 @@ fake_lookup_took(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 static int
 fake_lookup(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 {
-	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__Reply rep = fake_reply(req);
 	const Poolmgr__Lookup *m = req->lookup;
 
 	if (m->wait_ms && fs->lie == LIE_LOOKUP_EINTR)
@@ -1247,7 +1247,6 @@ fake_lookup(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	if (m->retain && (fs->lie == TOOK_SAID ||
 			  fs->lie == LIE_TOOK_WITHOUT_BIT))
 		return fake_lookup_took(fs, cfd, req);
-	rep.id = req->id;
 	rep.error = m->wait_ms && fs->lie != LIE_OLD_LOOKUP ? -ETIMEDOUT
 							    : -ENOENT;
 	return fake_send(cfd, &rep, NULL, 0);
@@ -1265,7 +1264,7 @@ fake_list(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	static char names[64][8];
 	static Poolmgr__PoolStats st[64];
 	static Poolmgr__PoolStats *ptrs[64];
-	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__Reply rep = fake_reply(req);
 	Poolmgr__ListPoolsReply lr = POOLMGR__LIST_POOLS_REPLY__INIT;
 	const char *after = req->list->after ? req->list->after : "";
 	unsigned i, n = 0, most = req->list->paged ? LIST_PAGE : LIST_POOLS;
@@ -1311,7 +1310,6 @@ fake_list(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	}
 	lr.n_pools = n;
 	lr.pools = ptrs;
-	rep.id = req->id;
 	rep.body_case = POOLMGR__REPLY__BODY_LIST;
 	rep.list = &lr;
 	return fake_send(cfd, &rep, NULL, 0);
@@ -1331,7 +1329,7 @@ fake_names(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	static Poolmgr__NamedBlock nb[NAMES_OLD_REPLY];
 	static Poolmgr__NamedBlock *ptrs[NAMES_OLD_REPLY];
 	const Poolmgr__ListNames *m = req->names;
-	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__Reply rep = fake_reply(req);
 	Poolmgr__ListNamesReply lr = POOLMGR__LIST_NAMES_REPLY__INIT;
 	size_t i, k = 0;
 
@@ -1358,7 +1356,6 @@ fake_names(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	}
 	lr.n_names = k;
 	lr.names = ptrs;
-	rep.id = req->id;
 	rep.body_case = POOLMGR__REPLY__BODY_NAMES;
 	rep.names = &lr;
 	return fake_send(cfd, &rep, NULL, 0);
@@ -1383,7 +1380,7 @@ fake_blocks(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	static Poolmgr__BlockInfo *ptrs[BLOCKS_PAGE + 129];
 	static Poolmgr__BlockHolder bh[5];
 	static Poolmgr__BlockHolder *hptrs[5];
-	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__Reply rep = fake_reply(req);
 	Poolmgr__ListBlocksReply lr = POOLMGR__LIST_BLOCKS_REPLY__INIT;
 	uint64_t from = req->list_blocks->from;
 	unsigned i, k, n = 0;
@@ -1445,7 +1442,6 @@ fake_blocks(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	}
 	lr.n_blocks = n;
 	lr.blocks = ptrs;
-	rep.id = req->id;
 	rep.body_case = POOLMGR__REPLY__BODY_BLOCKS;
 	rep.blocks = &lr;
 	return fake_send(cfd, &rep, NULL, 0);
@@ -1473,7 +1469,7 @@ fake_stats(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 {
 	static Poolmgr__UserQuota e[POOL_USER_QUOTA_MAX + 1];
 	static Poolmgr__UserQuota *ptrs[POOL_USER_QUOTA_MAX + 1];
-	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__Reply rep = fake_reply(req);
 	Poolmgr__PoolStats st = POOLMGR__POOL_STATS__INIT;
 	unsigned i, n = UQUOTA_TOLD;
 
@@ -1502,7 +1498,6 @@ fake_stats(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	st.granularity = FAKE_G;
 	st.n_user_quotas = n;
 	st.user_quotas = ptrs;
-	rep.id = req->id;
 	rep.body_case = POOLMGR__REPLY__BODY_STATS;
 	rep.stats = &st;
 	return fake_send(cfd, &rep, NULL, 0);
@@ -1538,9 +1533,8 @@ fake_free_logged(struct fake_state *fs, uint64_t off)
 static int
 fake_persist_op(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 {
-	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__Reply rep = fake_reply(req);
 
-	rep.id = req->id;
 	if (req->body_case == POOLMGR__REQUEST__BODY_RETAIN) {
 		fprintf(fs->log, "retain %llu\n",
 			(unsigned long long)req->retain->offset);
@@ -1564,11 +1558,10 @@ fake_persist_op(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 static int
 fake_daemon_stats(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 {
-	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__Reply rep = fake_reply(req);
 	Poolmgr__DaemonStatsReply r = POOLMGR__DAEMON_STATS_REPLY__INIT;
 
 	fprintf(fs->log, "daemon stats\n");
-	rep.id = req->id;
 	r.server = "a liar";
 	r.pid = 4242;
 	r.max_connections = 1024;
@@ -1584,16 +1577,16 @@ static int
 fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 	       size_t len)
 {
-	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
 	Poolmgr__HelloReply hr = POOLMGR__HELLO_REPLY__INIT;
 	Poolmgr__Request *req = poolmgr__request__unpack(NULL, len, buf);
+	Poolmgr__Reply rep;
 	int rc = 0;
 
 	if (!req) {
 		fprintf(fs->log, "fake: a request that does not decode\n");
 		return -1;
 	}
-	rep.id = req->id;
+	rep = fake_reply(req);
 	switch (req->body_case) {
 	case POOLMGR__REQUEST__BODY_HELLO:
 		fprintf(fs->log, "hello %u\n", req->hello->version);
@@ -1925,6 +1918,26 @@ count_fds(void)
 	return n - 1;	/* the directory's own */
 }
 
+/*
+ * In a client child: connect to the fake at sock and open its pool, into
+ * *c and *p; a failed connect ends the child with code, a failed open
+ * with code + 1.
+ */
+#define CHECK_FAKE_POOL_OPEN(sock, c, p, code)				\
+	do {								\
+		CHECK_RC(pool_connect((sock), (c)), 0, (code));		\
+		CHECK_RC(pool_open(*(c), FAKE_POOL, (p)), 0,		\
+			 (code) + 1);					\
+	} while (0)
+
+/* The fake's pool closed, and the connection it was opened on. */
+static void
+fake_pool_close(struct pool_conn *c, struct pool *p)
+{
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 /* The handle works: a block to write and read, freed again. */
 static int
 use_handle(struct pool *p)
@@ -2206,14 +2219,12 @@ conversation_lies_are_refused(void **state)
 static int
 client_without_share_map(void *arg)
 {
-	const char *sock = arg;
 	struct pool_conn *c;
 	struct pool *p, *ro;
 	pool_off_t offs[8];
 	int i, rc;
 
-	CHECK_RC(pool_connect(sock, &c), 0, 70);
-	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 71);
+	CHECK_FAKE_POOL_OPEN(arg, &c, &p, 70);
 	/* No share map, no cache: a budget cannot be set... */
 	CHECK_RC(pool_set_cache(p, 1 << 20), -EOPNOTSUPP, 72);
 	CHECK_RC(pool_set_cache(p, 0), 0, 73);
@@ -2230,8 +2241,7 @@ client_without_share_map(void *arg)
 	CHECK(pool_size(ro) == FAKE_SIZE, 78);
 	CHECK(pool_ptr(ro, 0) != NULL, 79);
 	pool_close(ro);
-	pool_close(p);
-	pool_disconnect(c);
+	fake_pool_close(c, p);
 	return 0;
 }
 
@@ -2276,14 +2286,12 @@ fake_without_share_map_works(void **state)
 static int
 client_frozen_map(void *arg)
 {
-	const char *sock = arg;
 	struct pool_conn *c;
 	struct pool *p;
 	pool_off_t offs[8];
 	int i, fds, rc;
 
-	CHECK_RC(pool_connect(sock, &c), 0, 80);
-	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 81);
+	CHECK_FAKE_POOL_OPEN(arg, &c, &p, 80);
 	fds = count_fds();
 	for (i = 0; i < 8; i++)
 		CHECK_RC(pool_alloc(p, 48, &offs[i]), 0, 82);
@@ -2292,8 +2300,7 @@ client_frozen_map(void *arg)
 	if ((rc = use_handle(p)))
 		return rc;
 	CHECK(count_fds() == fds, 84);
-	pool_close(p);
-	pool_disconnect(c);
+	fake_pool_close(c, p);
 	return 0;
 }
 
@@ -2361,14 +2368,12 @@ frozen_map_renewed_frozen(void **state)
 static int
 client_old_lookup(void *arg)
 {
-	const char *sock = arg;
 	struct pool_conn *c;
 	struct pool *p;
 	pool_off_t off = POOL_OFF_NONE;
 	uint64_t gen = 0;
 
-	CHECK_RC(pool_connect(sock, &c), 0, 90);
-	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 91);
+	CHECK_FAKE_POOL_OPEN(arg, &c, &p, 90);
 	CHECK_RC(pool_lookup_wait(p, "frame", 0, 200, 0, &off, NULL, &gen),
 		 -EOPNOTSUPP, 92);
 	CHECK_RC(pool_lookup_wait(p, "frame", 3, -1, POOL_LOOKUP_RETAIN, &off,
@@ -2380,8 +2385,7 @@ client_old_lookup(void *arg)
 	CHECK_RC(pool_lookup_wait(p, "frame", 0, 0, 0, &off, NULL, &gen),
 		 -ENOENT, 96);
 	CHECK_RC(pool_lookup(p, "frame", &off, NULL), -ENOENT, 97);
-	pool_close(p);
-	pool_disconnect(c);
+	fake_pool_close(c, p);
 	return 0;
 }
 
@@ -2389,17 +2393,14 @@ client_old_lookup(void *arg)
 static int
 client_new_lookup(void *arg)
 {
-	const char *sock = arg;
 	struct pool_conn *c;
 	struct pool *p;
 	pool_off_t off = POOL_OFF_NONE;
 
-	CHECK_RC(pool_connect(sock, &c), 0, 100);
-	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 101);
+	CHECK_FAKE_POOL_OPEN(arg, &c, &p, 100);
 	CHECK_RC(pool_lookup_wait(p, "frame", 2, 200, 0, &off, NULL, NULL),
 		 -ETIMEDOUT, 102);
-	pool_close(p);
-	pool_disconnect(c);
+	fake_pool_close(c, p);
 	return 0;
 }
 
@@ -2474,13 +2475,11 @@ lookup_wait_needs_the_feature(void **state)
 static int
 client_old_alloc(void *arg)
 {
-	const char *sock = arg;
 	struct pool_conn *c;
 	struct pool *p;
 	pool_off_t off = 0;
 
-	CHECK_RC(pool_connect(sock, &c), 0, 120);
-	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 121);
+	CHECK_FAKE_POOL_OPEN(arg, &c, &p, 120);
 	CHECK_RC(pool_alloc_wait(p, 64, 0, 0, 200, &off), -EOPNOTSUPP, 122);
 	CHECK(off == POOL_OFF_NONE, 123);
 	CHECK_RC(pool_alloc_wait(p, 64, 0, POOL_ALLOC_ZERO, -1, &off),
@@ -2507,8 +2506,7 @@ client_old_alloc(void *arg)
 	CHECK_RC(pool_free_persisted(p, off, 1000), -EOPNOTSUPP, 133);
 	CHECK(strstr(pool_strerror(-EOPNOTSUPP), "a free of persistent "
 		     "blocks by age") != NULL, 134);
-	pool_close(p);
-	pool_disconnect(c);
+	fake_pool_close(c, p);
 	return 0;
 }
 
@@ -2522,21 +2520,18 @@ client_old_alloc(void *arg)
 static int
 client_persist_ignored(void *arg)
 {
-	const char *sock = arg;
 	struct pool_conn *c;
 	struct pool *p;
 	pool_off_t off = POOL_OFF_NONE;
 
-	CHECK_RC(pool_connect(sock, &c), 0, 140);
-	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 141);
+	CHECK_FAKE_POOL_OPEN(arg, &c, &p, 140);
 	CHECK_RC(pool_alloc_wait(p, 64, 0, POOL_ALLOC_PERSIST, 0, &off), 0,
 		 142);
 	CHECK(off < FAKE_SIZE, 143);
 	CHECK_RC(pool_alloc_wait(p, PERSIST_REFUSED_SIZE, 0,
 				 POOL_ALLOC_PERSIST, 0, &off), -EDQUOT, 144);
 	CHECK(off == POOL_OFF_NONE, 145);
-	pool_close(p);
-	pool_disconnect(c);
+	fake_pool_close(c, p);
 	return 0;
 }
 
@@ -2548,18 +2543,15 @@ client_persist_ignored(void *arg)
 static int
 client_persist_unsaid(void *arg)
 {
-	const char *sock = arg;
 	struct pool_conn *c;
 	struct pool *p;
 	pool_off_t off = POOL_OFF_NONE;
 
-	CHECK_RC(pool_connect(sock, &c), 0, 150);
-	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 151);
+	CHECK_FAKE_POOL_OPEN(arg, &c, &p, 150);
 	CHECK_RC(pool_alloc_wait(p, 64, 0, POOL_ALLOC_PERSIST, 0, &off), 0,
 		 152);
 	CHECK(off < FAKE_SIZE, 153);
-	pool_close(p);
-	pool_disconnect(c);
+	fake_pool_close(c, p);
 	return 0;
 }
 
@@ -2571,14 +2563,12 @@ client_persist_unsaid(void *arg)
 static int
 client_batch_persist_old(void *arg)
 {
-	const char *sock = arg;
 	size_t sizes[2] = {64, 64};
 	pool_off_t offs[2] = {1, 1};
 	struct pool_conn *c;
 	struct pool *p;
 
-	CHECK_RC(pool_connect(sock, &c), 0, 160);
-	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 161);
+	CHECK_FAKE_POOL_OPEN(arg, &c, &p, 160);
 	CHECK_RC(pool_alloc_batch_flags(p, 2, sizes, POOL_ALLOC_PERSIST, offs),
 		 -EOPNOTSUPP, 162);
 	CHECK(offs[0] == 1 && offs[1] == 1, 163);
@@ -2586,8 +2576,7 @@ client_batch_persist_old(void *arg)
 		 -EINVAL, 164);
 	CHECK_RC(pool_alloc_batch_flags(p, 2, sizes, 0, offs), 0, 165);
 	CHECK(offs[0] < FAKE_SIZE && offs[1] < FAKE_SIZE, 166);
-	pool_close(p);
-	pool_disconnect(c);
+	fake_pool_close(c, p);
 	return 0;
 }
 
@@ -2600,22 +2589,19 @@ client_batch_persist_old(void *arg)
 static int
 client_batch_persist_ignored(void *arg)
 {
-	const char *sock = arg;
 	size_t sizes[3] = {64, 64, 64};
 	size_t refused[3] = {64, PERSIST_REFUSED_SIZE, 64};
 	pool_off_t offs[3];
 	struct pool_conn *c;
 	struct pool *p;
 
-	CHECK_RC(pool_connect(sock, &c), 0, 170);
-	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 171);
+	CHECK_FAKE_POOL_OPEN(arg, &c, &p, 170);
 	CHECK_RC(pool_alloc_batch_flags(p, 3, sizes, POOL_ALLOC_PERSIST, offs),
 		 0, 172);
 	CHECK(offs[2] < FAKE_SIZE, 173);
 	CHECK_RC(pool_alloc_batch_flags(p, 3, refused, POOL_ALLOC_PERSIST,
 					offs), -EDQUOT, 174);
-	pool_close(p);
-	pool_disconnect(c);
+	fake_pool_close(c, p);
 	return 0;
 }
 
@@ -2654,19 +2640,16 @@ batch_persist_needs_the_feature(void **state)
 static int
 client_alloc_wait_forever_timed_out(void *arg)
 {
-	const char *sock = arg;
 	struct pool_conn *c;
 	struct pool *p;
 	pool_off_t off = 0;
 
-	CHECK_RC(pool_connect(sock, &c), 0, 130);
-	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 131);
+	CHECK_FAKE_POOL_OPEN(arg, &c, &p, 130);
 	CHECK_RC(pool_alloc_wait(p, 64, 0, 0, -1, &off), -EPROTO, 132);
 	CHECK(off == POOL_OFF_NONE, 133);
 	CHECK_RC(pool_alloc_wait(p, 64, 0, 0, 100, &off), -ETIMEDOUT, 134);
 	CHECK(off == POOL_OFF_NONE, 135);
-	pool_close(p);
-	pool_disconnect(c);
+	fake_pool_close(c, p);
 	return 0;
 }
 
@@ -2742,8 +2725,7 @@ client_daemon_stats(void *arg)
 	CHECK_RC(pool_daemon_stats(c, NULL), -EINVAL, 114);
 	CHECK_RC(pool_daemon_stats(NULL, &ds), -EINVAL, 115);
 	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 116);
-	pool_close(p);
-	pool_disconnect(c);
+	fake_pool_close(c, p);
 	return 0;
 }
 
@@ -2772,20 +2754,17 @@ daemon_stats_needs_the_feature(void **state)
 static int
 client_wait_forever_timed_out(void *arg)
 {
-	const char *sock = arg;
 	struct pool_conn *c;
 	struct pool *p;
 	pool_off_t off = POOL_OFF_NONE;
 
-	CHECK_RC(pool_connect(sock, &c), 0, 115);
-	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 116);
+	CHECK_FAKE_POOL_OPEN(arg, &c, &p, 115);
 	CHECK_RC(pool_lookup_wait(p, "frame", 0, -1, 0, &off, NULL, NULL),
 		 -EPROTO, 117);
 	CHECK(off == POOL_OFF_NONE, 118);
 	CHECK_RC(pool_lookup_wait(p, "frame", 0, 100, 0, &off, NULL, NULL),
 		 -ETIMEDOUT, 119);
-	pool_close(p);
-	pool_disconnect(c);
+	fake_pool_close(c, p);
 	return 0;
 }
 
@@ -2812,15 +2791,13 @@ lookup_wait_forever_timed_out_is_a_lie(void **state)
 static int
 client_wait_interrupted(void *arg)
 {
-	const char *sock = arg;
 	struct pool_conn *c;
 	struct pool *p;
 	pool_off_t off = POOL_OFF_NONE;
 	uint64_t start, gen = 0;
 	size_t us = 0;
 
-	CHECK_RC(pool_connect(sock, &c), 0, 85);
-	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 86);
+	CHECK_FAKE_POOL_OPEN(arg, &c, &p, 85);
 	start = harness_now_ms();
 	CHECK_RC(pool_lookup_wait(p, "frame", 0, LOOKUP_EINTR_MS / 2, 0, &off,
 				  NULL, NULL), -ETIMEDOUT, 87);
@@ -2828,8 +2805,7 @@ client_wait_interrupted(void *arg)
 	CHECK_RC(pool_lookup_wait(p, "frame", 0, -1, 0, &off, &us, &gen), 0,
 		 89);
 	CHECK(off < FAKE_SIZE && us == 64 && gen == 1, 98);
-	pool_close(p);
-	pool_disconnect(c);
+	fake_pool_close(c, p);
 	return 0;
 }
 
@@ -2871,8 +2847,7 @@ client_restart_then_edquot(void *arg)
 	pool_off_t off = 0;
 	char want[256];
 
-	CHECK_RC(pool_connect(arg, &c), 0, 180);
-	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 181);
+	CHECK_FAKE_POOL_OPEN(arg, &c, &p, 180);
 	CHECK_RC(pool_alloc_wait(p, 64, 0, 0, RESTART_WAIT_MS, &off), -EDQUOT,
 		 182);
 	CHECK(off == POOL_OFF_NONE, 183);
@@ -2881,8 +2856,7 @@ client_restart_then_edquot(void *arg)
 		 "persistent and named ones count), still after %d ms",
 		 FAKE_POOL, RESTART_WAIT_MS);
 	CHECK(strcmp(pool_last_message(-EDQUOT), want) == 0, 184);
-	pool_close(p);
-	pool_disconnect(c);
+	fake_pool_close(c, p);
 	return 0;
 }
 
@@ -2894,8 +2868,7 @@ client_restart_then_timedout(void *arg)
 	pool_off_t off = 0;
 	char want[128];
 
-	CHECK_RC(pool_connect(arg, &c), 0, 185);
-	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 186);
+	CHECK_FAKE_POOL_OPEN(arg, &c, &p, 185);
 	CHECK_RC(pool_alloc_wait(p, 64, 0, 0, RESTART_WAIT_MS, &off),
 		 -ETIMEDOUT, 187);
 	CHECK(off == POOL_OFF_NONE, 188);
@@ -2908,8 +2881,7 @@ client_restart_then_timedout(void *arg)
 	snprintf(want, sizeof(want), "no newer name in %d ms",
 		 RESTART_WAIT_MS);
 	CHECK(strcmp(pool_last_message(-ETIMEDOUT), want) == 0, 191);
-	pool_close(p);
-	pool_disconnect(c);
+	fake_pool_close(c, p);
 	return 0;
 }
 
@@ -2922,8 +2894,7 @@ client_restart_then_block(void *arg)
 	uint64_t gen = 0;
 	size_t us = 0;
 
-	CHECK_RC(pool_connect(arg, &c), 0, 192);
-	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 193);
+	CHECK_FAKE_POOL_OPEN(arg, &c, &p, 192);
 	CHECK_RC(pool_alloc_wait(p, 64, 0, 0, RESTART_WAIT_MS, &off), 0, 194);
 	CHECK(off < FAKE_SIZE, 195);
 	CHECK_RC(pool_usable_size(p, off, &us), 0, 196);
@@ -2932,8 +2903,7 @@ client_restart_then_block(void *arg)
 				  NULL, &gen), 0, 198);
 	CHECK(named < FAKE_SIZE && named != off && gen == 1, 199);
 	CHECK_RC(pool_free(p, off), 0, 200);
-	pool_close(p);
-	pool_disconnect(c);
+	fake_pool_close(c, p);
 	return 0;
 }
 
@@ -3230,8 +3200,7 @@ lookups_took(const char *sock, int want)
 	uint64_t gen;
 	int took, i;
 
-	CHECK_RC(pool_connect(sock, &c), 0, 210);
-	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 211);
+	CHECK_FAKE_POOL_OPEN(sock, &c, &p, 210);
 	for (i = 0; i < 2; i++) {
 		off = POOL_OFF_NONE;
 		gen = 0;
@@ -3246,8 +3215,7 @@ lookups_took(const char *sock, int want)
 	CHECK_RC(pool_lookup_wait_took(p, "frame", 0, 0, 0, &off, NULL, NULL,
 				       &took), -ENOENT, 215);
 	CHECK(took == -1, 216);
-	pool_close(p);
-	pool_disconnect(c);
+	fake_pool_close(c, p);
 	return 0;
 }
 
@@ -3374,15 +3342,13 @@ client_bounds(void *arg)
 	struct pool *p;
 	int i;
 
-	CHECK_RC(pool_connect(arg, &c), 0, 120);
-	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 121);
+	CHECK_FAKE_POOL_OPEN(arg, &c, &p, 120);
 	CHECK_RC(pool_set_cache(p, 4 << 20), 0, 122);	/* whatever the env */
 	for (i = 0; i < BOUNDS_BLOCKS; i++)
 		CHECK_RC(pool_alloc(p, BOUNDS_BLOCK, &offs[i]), 0, 123);
 	for (i = 0; i < BOUNDS_BLOCKS; i++)
 		CHECK_RC(pool_free(p, offs[i]), 0, 124);
-	pool_close(p);
-	pool_disconnect(c);
+	fake_pool_close(c, p);
 	return 0;
 }
 
@@ -3580,8 +3546,7 @@ client_refused_two_threads(void *arg)
 	bool in_flight = a->lc->lie == REFUSE_TWO_ALLOCS;
 	int i, rc;
 
-	CHECK_RC(pool_connect(a->sock, &c), 0, 120);
-	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 121);
+	CHECK_FAKE_POOL_OPEN(a->sock, &c, &p, 120);
 	if (!in_flight)
 		harness_sleep_ms(50);	/* the refusal and close are in */
 	CHECK(pthread_barrier_init(&go, NULL, 2) == 0, 122);
@@ -3603,8 +3568,7 @@ client_refused_two_threads(void *arg)
 	CHECK_RC(pool_stats(p, &st), -ECONNRESET, 138);
 	CHECK(pool_last_message(-EUSERS)[0] == '\0', 139);
 	CHECK(pool_last_message(-ECONNRESET)[0] == '\0', 140);
-	pool_close(p);
-	pool_disconnect(c);
+	fake_pool_close(c, p);
 	return 0;
 }
 
@@ -3698,8 +3662,7 @@ client_refused_amid_others(void *arg)
 	struct pool *p;
 	int i, rc;
 
-	CHECK_RC(pool_connect(a->sock, &c), 0, 150);
-	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 151);
+	CHECK_FAKE_POOL_OPEN(a->sock, &c, &p, 150);
 	CHECK(pthread_barrier_init(&go, NULL, AMID_THREADS) == 0, 152);
 	memset(calls, 0, sizeof(calls));
 	for (i = 0; i < AMID_THREADS; i++) {
@@ -3714,8 +3677,7 @@ client_refused_amid_others(void *arg)
 	for (i = 0; i < AMID_THREADS; i++)
 		if ((rc = check_refused_call(&calls[i], i == 0)))
 			return rc;
-	pool_close(p);
-	pool_disconnect(c);
+	fake_pool_close(c, p);
 	return 0;
 }
 
