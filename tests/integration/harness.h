@@ -210,7 +210,10 @@ void harness_wait_let_go(const struct daemon_proc *d, ino_t ino);
  * 10 s (a line of the same turn of its loop may come a moment later).
  */
 void harness_expect_logged(const struct daemon_proc *d, const char *what);
-/* The log's length now: where the lines of what comes next begin. */
+/*
+ * The log's length now (its file's size, however long; 0 if there is
+ * none): where the lines of what comes next begin.
+ */
 size_t harness_log_mark(const struct daemon_proc *d);
 /*
  * Wait at most ms milliseconds until more than before lines of the log

@@ -12,7 +12,8 @@
  * --verbose) are not counted: they are what --verbose asks for.  What is
  * left out is counted exactly, and said once its window is over (or at a
  * stop) even if no line of the kind comes again.  And a few key lines
- * read as their words and priorities say.
+ * read as their words and priorities say.  The harness's mark on a log
+ * longer than 256 KiB is its end, as on a short one.
  */
 #include <errno.h>
 #include <poll.h>
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -551,6 +553,72 @@ start_and_stop_lines(void **state)
 		fail_msg("start and stop lines differ:\n%s", log_text);
 }
 
+/* ---- the harness's mark on a long log ---------------------------------- */
+
+#define LONG_LOG	(320 * 1024)	/* past what a mark once read */
+
+static size_t
+log_size(void)
+{
+	struct stat sb;
+
+	assert_int_equal(stat(daemon_proc.log, &sb), 0);
+	return (size_t)sb.st_size;
+}
+
+/*
+ * Raw connections made and closed until the log holds more than len
+ * bytes: each is a debug line as it comes and another as it goes.
+ */
+static void
+log_grown_past(size_t len)
+{
+	int i, fd;
+
+	for (i = 0; i < 10 * FLOOD && log_size() <= len; i++) {
+		assert_true((fd = harness_raw_connect(daemon_proc.sock)) >= 0);
+		close(fd);
+	}
+	if (log_size() <= len)
+		fail_msg("the log is %zu bytes after %d connections",
+			 log_size(), i);
+}
+
+/*
+ * harness_log_mark on a log past 256 KiB is where the log ends: between
+ * its size before and after.  (It read the log into a buffer of 256 KiB
+ * and gave the length read: a mark short of the end, the lines "after"
+ * it those logged long before.)  A line logged after the mark is past it.
+ */
+static void
+mark_on_a_long_log(void **state)
+{
+	size_t before, mark, after;
+	char line[512];
+	bool seen = false;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(harness_start(&daemon_proc, "[pool s]\nsize = 1M\n"),
+			 0);
+	log_grown_past(LONG_LOG);
+	before = log_size();
+	mark = harness_log_mark(&daemon_proc);
+	after = log_size();
+	if (mark < before || mark > after)
+		fail_msg("a mark of %zu on a log of %zu bytes (%zu after)",
+			 mark, before, after);
+	expect_served();
+	assert_non_null(f = fopen(daemon_proc.log, "r"));
+	assert_int_equal(fseek(f, (long)mark, SEEK_SET), 0);
+	while (!seen && fgets(line, sizeof(line), f))
+		seen = strstr(line, "connected") != NULL;
+	fclose(f);
+	if (!seen)
+		fail_msg("no connection logged past the mark at %zu", mark);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
 int
 main(void)
 {
@@ -566,6 +634,7 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(left_out_said_at_stop, teardown),
 		cmocka_unit_test_teardown(left_out_said_at_restart, teardown),
+		cmocka_unit_test_teardown(mark_on_a_long_log, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
