@@ -188,7 +188,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <string.h>
@@ -250,11 +249,16 @@ waits_bounded(unsigned max)
 	assert_int_equal(harness_reload_with(&d, conf), 0);
 }
 
-/* The daemon reloaded with the configuration it started with. */
-static void
-conf_restored(void)
+/*
+ * A teardown: the daemon reloaded with the configuration it started
+ * with, whatever the test left (one that fails midway leaves its bound,
+ * or its release step, to the tests after it otherwise).
+ */
+static int
+conf_restored(void **state)
 {
-	assert_int_equal(harness_reload_with(&d, CONF), 0);
+	(void)state;
+	return harness_reload_with(&d, CONF) == 0 ? 0 : -1;
 }
 
 /* Pool name may be opened by every uid. */
@@ -1375,7 +1379,6 @@ bound(void **state)
 	waiter_end(&b);
 	waiter_end(&e);
 	full_end(&f, true);
-	conf_restored();
 }
 
 /* ---- bound_per_uid ------------------------------------------------------ */
@@ -1417,7 +1420,6 @@ bound_per_uid(void **state)
 	waiters_end(k, 3);
 	waiter_end(&theirs);
 	full_end(&f, true);
-	conf_restored();
 }
 
 /* ---- bound_lowered ------------------------------------------------------ */
@@ -1429,14 +1431,6 @@ refused_by_bound(struct want *w, const char *what)
 	struct waiter c;
 
 	(void)refused(&c, w, -EAGAIN, what);
-}
-
-/* The configuration of the other tests, whatever bound_lowered left. */
-static int
-bound_restored(void **state)
-{
-	(void)state;
-	return harness_reload_with(&d, CONF) == 0 ? 0 : -1;
 }
 
 static void
@@ -2129,20 +2123,9 @@ share_one_behind(void **state)
 	waiters_end(k, 3);
 	waiter_end(&theirs);
 	full_end(&f, true);
-	conf_restored();
 }
 
 /* ---- behind_in_their_order --------------------------------------------- */
-
-/* The log's length now: the lines logged from here on begin past it. */
-static long
-log_end(void)
-{
-	struct stat st;
-
-	assert_int_equal(stat(d.log, &st), 0);
-	return (long)st.st_size;
-}
 
 /*
  * Where, past from, the daemon logged that pid waits for room (first,
@@ -2239,7 +2222,7 @@ behind_in_their_order(void **state)
 	clients_are(f.p, 6);
 	for (i = 0; i < 3; i++)
 		at_gate(&k[i]);
-	mark = log_end();
+	mark = (long)harness_log_mark(&d);
 	/* The free, then the three in turn: the daemon reads all in one. */
 	free_sent_stopped(&fr, &f, 0);
 	for (i = 0; i < 3; i++)
@@ -2278,7 +2261,6 @@ behind_in_their_order(void **state)
 	for (i = 0; i < 2; i++)
 		waiter_end(&k[order[i]]);
 	full_end(&f, true);
-	conf_restored();
 }
 
 /* ---- counted_within_the_bound ------------------------------------------ */
@@ -2372,7 +2354,6 @@ counted_within_the_bound(void **state)
 	waiter_end(&second);
 	waiter_end(&k);
 	full_end(&f, true);
-	conf_restored();
 }
 
 /* ---- served_while_held -------------------------------------------------- */
@@ -3515,7 +3496,7 @@ refill_behind_bounded(void **state)
 	full_make(&f, "refillbound", 0, BLOCK);
 	waiting(&k, &w);
 	clients_are(f.p, 3);
-	mark = log_end();
+	mark = (long)harness_log_mark(&d);
 	if (room_to_the_first(&f, 0, &k, &k2, &g2) && g2.rc != 0)
 		fail_msg("the later allocation: %d (%s)", g2.rc, g2.message);
 	ms = batch_behind_logged(mark, k2.pid);
@@ -3540,11 +3521,11 @@ main(void)
 		cmocka_unit_test(timeout),
 		cmocka_unit_test(woken_by_each_kind_of_room),
 		cmocka_unit_test(order_and_partial),
-		cmocka_unit_test(bound),
-		cmocka_unit_test(bound_per_uid),
-		cmocka_unit_test_teardown(bound_lowered, bound_restored),
+		cmocka_unit_test_teardown(bound, conf_restored),
+		cmocka_unit_test_teardown(bound_per_uid, conf_restored),
+		cmocka_unit_test_teardown(bound_lowered, conf_restored),
 		cmocka_unit_test_teardown(bound_per_uid_lowered,
-					  bound_restored),
+					  conf_restored),
 		cmocka_unit_test(pool_destroyed),
 		cmocka_unit_test(restart_in_place),
 		cmocka_unit_test(restart_timeout_words),
@@ -3556,9 +3537,11 @@ main(void)
 		cmocka_unit_test(cached_one_behind),
 		cmocka_unit_test(plain_one_behind),
 		cmocka_unit_test(refills_while_waiting),
-		cmocka_unit_test(share_one_behind),
-		cmocka_unit_test(behind_in_their_order),
-		cmocka_unit_test(counted_within_the_bound),
+		cmocka_unit_test_teardown(share_one_behind, conf_restored),
+		cmocka_unit_test_teardown(behind_in_their_order,
+					  conf_restored),
+		cmocka_unit_test_teardown(counted_within_the_bound,
+					  conf_restored),
 		cmocka_unit_test(room_for_the_gone),
 		cmocka_unit_test(producer_example_waits),
 		cmocka_unit_test(served_while_held),
@@ -3567,9 +3550,9 @@ main(void)
 		cmocka_unit_test(waits_under_the_quota_per_connection),
 		cmocka_unit_test(
 			woken_by_a_charge_moved_under_the_quota_per_connection),
-		cmocka_unit_test_teardown(zeroed_in_steps, bound_restored),
+		cmocka_unit_test_teardown(zeroed_in_steps, conf_restored),
 		cmocka_unit_test_teardown(zeroed_in_steps_destroyed,
-					  bound_restored),
+					  conf_restored),
 		cmocka_unit_test(parts_keep_their_place),
 		cmocka_unit_test(kept_place_after_room),
 		cmocka_unit_test(kept_place_let_go_by_a_batch),
