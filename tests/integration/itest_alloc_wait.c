@@ -23,8 +23,11 @@
  *       by the client that holds the whole pool, its words say so;
  *   woken_by_each_kind_of_room  a FreeBatch, a shrink by pool_realloc, a
  *       holder SIGKILLed (its blocks reclaimed), a big block released in
- *       steps (release_step below its size: the steps counted), and the
- *       pool's limit raised by pool_set: each gives a waiter its block;
+ *       steps (release_step below its size: the steps counted), the
+ *       pool's limit raised by pool_set, and a shrink by more than
+ *       release_step (its tail split off and freed at once, no step
+ *       counted): each gives a waiter its block, woken by that room,
+ *       not by its deadline's last try (a minute later);
  *   order_and_partial       first come, first tried, each as a whole: with
  *       a big waiter and two small ones, room for the small ones only
  *       serves them while the big one waits on; a FreeBatch that frees a
@@ -206,6 +209,8 @@
 #define POOLS_CONF	"release_step = 256K\n" \
 			"[pool steps]\nsize = 16M\n"
 #define CONF		POOLS_CONF
+/* Zeroing and a shrink's split in small steps (reloaded by some tests). */
+#define STEP_4K_CONF	"release_step = 4K\n" "[pool steps]\nsize = 16M\n"
 #define LONG_WAIT_MS	60000	/* only a guard: the tests end the waits */
 #define LOG_WAIT_MS	30000
 #define SHORT_WAIT_MS	300	/* a wait meant to run out */
@@ -1161,7 +1166,7 @@ woken_by_free_batch(void)
 	full_of_blocks(&f, "batch");
 	waiting(&k, &w);
 	full_free_batch(&f, two, 2, x);
-	g = served(&k);
+	g = woken(&k, &w);
 	assert_true(g.off == x[0] || g.off == x[1]);
 	waiter_end(&k);
 	full_end(&f, true);
@@ -1183,8 +1188,39 @@ woken_by_shrink(void)
 	EXPECT_RC(pool_realloc(f.p, x, 16 * KiB, &n), 0);
 	/* A full pool: in place. */
 	assert_int_equal(n, x);
-	g = served(&k);
+	g = woken(&k, &w);
 	assert_true(inside(g.off, x + 16 * KiB, BLOCK - 16 * KiB));
+	waiter_end(&k);
+	full_end(&f, true);
+}
+
+/*
+ * A shrink by more than release_step (4K here) splits its block: the
+ * tail, below the pool's large threshold, goes back at once, not in
+ * steps (none counted), and the room it makes wakes the waiter.
+ */
+static void
+woken_by_split_shrink(void)
+{
+	static struct full f;
+	struct want w = {.pool = "split", .size = 16 * KiB,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct pool_stats before;
+	struct waiter k;
+	struct got g;
+	pool_off_t x, n;
+
+	assert_int_equal(harness_reload_with(&d, STEP_4K_CONF), 0);
+	full_of_blocks(&f, "split");
+	waiting(&k, &w);
+	before = harness_stats(f.p);
+	x = f.off[2];
+	EXPECT_RC(pool_realloc(f.p, x, 16 * KiB, &n), 0);
+	assert_int_equal(n, x);
+	g = woken(&k, &w);
+	assert_true(inside(g.off, x + 16 * KiB, BLOCK - 16 * KiB));
+	assert_int_equal(harness_stats(f.p).release_steps,
+			 before.release_steps);
 	waiter_end(&k);
 	full_end(&f, true);
 }
@@ -1208,7 +1244,7 @@ woken_by_kill(void)
 	assert_int_equal(harness_wait(h.pid), 128 + SIGKILL);
 	close(h.stop[1]);
 	close(h.out[0]);
-	(void)served(&k);
+	(void)woken(&k, &w);
 	/* The holder's blocks went back: the waiter's is the only one. */
 	assert_int_equal(harness_stats_of(conn, "killed").live_blocks, 1);
 	waiter_end(&k);
@@ -1230,7 +1266,7 @@ woken_by_release_in_steps(void)
 	waiting(&k, &w);
 	before = harness_stats(f.p);
 	x = full_free(&f, 0);
-	(void)served_at(&k, x);
+	assert_int_equal(woken(&k, &w).off, x);
 	/* Its pages went back in steps, the last of which made the room. */
 	assert_true(harness_stats(f.p).release_steps > before.release_steps);
 	waiter_end(&k);
@@ -1254,7 +1290,7 @@ woken_by_limit(void)
 	held_now("limited", 1);
 	o.limit = 512 * KiB;
 	EXPECT_RC(pool_set(conn, "limited", &o), 0);
-	(void)served(&k);
+	(void)woken(&k, &w);
 	waiter_end(&k);
 	full_end(&f, true);
 }
@@ -1268,6 +1304,7 @@ woken_by_each_kind_of_room(void **state)
 	woken_by_kill();
 	woken_by_release_in_steps();
 	woken_by_limit();
+	woken_by_split_shrink();	/* last: it reloads */
 }
 
 /* ---- order_and_partial -------------------------------------------------- */
@@ -2410,7 +2447,6 @@ served_while_held(void **state)
 
 /* ---- zeroed_in_steps ---------------------------------------------------- */
 
-#define ZERO_STEP_CONF	"release_step = 4K\n" "[pool steps]\nsize = 16M\n"
 #define ZERO_SIZE	(256 * MiB)	/* zeroed 4 KiB a loop turn */
 #define ZERO_SMALL	(4 * KiB)	/* freed at once, not in steps */
 
@@ -2430,7 +2466,7 @@ steps_begin(struct full *f, const char *name, struct waiter *k,
 	*w = (struct want){.pool = name, .size = ZERO_SIZE,
 			   .flags = POOL_ALLOC_ZERO,
 			   .timeout_ms = LONG_WAIT_MS, .scribble = true};
-	assert_int_equal(harness_reload_with(&d, ZERO_STEP_CONF), 0);
+	assert_int_equal(harness_reload_with(&d, STEP_4K_CONF), 0);
 	EXPECT_RC(pool_create_set(conn, name, &c, &o), 0);
 	full_make(f, name, 0, ZERO_SMALL);
 	waiting(k, w);
@@ -3519,7 +3555,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(woken_by_free),
 		cmocka_unit_test(timeout),
-		cmocka_unit_test(woken_by_each_kind_of_room),
+		cmocka_unit_test_teardown(woken_by_each_kind_of_room,
+					  conf_restored),
 		cmocka_unit_test(order_and_partial),
 		cmocka_unit_test_teardown(bound, conf_restored),
 		cmocka_unit_test_teardown(bound_per_uid, conf_restored),
