@@ -2568,19 +2568,84 @@ producer_example_waits(void **state)
 	full_end(&f, true);
 }
 
+/*
+ * Another uid (65534) holds a block of the uid's too, so that the uid's
+ * reference can go without freeing it: the user quota counts a block
+ * once per uid that holds it, so only another uid's hold keeps it alive
+ * when this uid lets go.  The holder retains the block at other_off in
+ * pool other_pool, says so with a byte, and lets go (closing) at a byte.
+ */
+struct other_hold {
+	const char *pool;
+	pool_off_t off;
+	int ready[2], stop[2];
+	pid_t pid;
+};
+
+static int
+other_uid_holds(void *arg)
+{
+	struct other_hold *o = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	char go = 1;
+
+	close(o->ready[0]);
+	close(o->stop[1]);
+	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, o->pool, &p), 0, 3);
+	CHECK_RC(pool_retain(p, o->off), 0, 4);
+	CHECK(write(o->ready[1], &go, 1) == 1, 5);
+	CHECK(harness_read_full(o->stop[0], &go, 1) == 0, 6);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/* Start o's holder (skipping the test where no other uid can be had). */
+static void
+other_hold_start(struct other_hold *o)
+{
+	char go;
+
+	assert_int_equal(pipe(o->ready), 0);
+	assert_int_equal(pipe(o->stop), 0);
+	o->pid = harness_spawn_as(65534, 65534, other_uid_holds, o);
+	close(o->ready[1]);
+	close(o->stop[0]);
+	if (o->pid == -1) {
+		close(o->ready[0]);
+		close(o->stop[1]);
+		skip();
+	}
+	assert_int_equal(harness_read_full(o->ready[0], &go, 1), 0);
+}
+
+static void
+other_hold_end(struct other_hold *o)
+{
+	char go = 1;
+
+	assert_int_equal(write(o->stop[1], &go, 1), 1);
+	assert_int_equal(harness_wait(o->pid), 0);
+	close(o->ready[0]);
+	close(o->stop[1]);
+}
+
 /* ---- waits_under_the_user_quota ---------------------------------------- */
 
 static void
 waits_under_the_user_quota(void **state)
 {
-	struct pool_create_opts o = {.max_size = 8 * MiB};
+	struct pool_create_opts o = {.max_size = 8 * MiB, .mode = 0666};
 	struct pool_set_opts uq = {.which = POOL_SET_USER_QUOTA,
 				   .user_quota = 4 * BLOCK};
 	struct want w = WANTS_BLOCK("uq");
+	struct other_hold oh = {.pool = "uq"};
 	struct pool_stats before, st;
 	pool_off_t off[4], x;
 	struct waiter k;
-	struct pool *p, *p2;
+	struct pool *p;
 	int i;
 
 	(void)state;
@@ -2592,19 +2657,18 @@ waits_under_the_user_quota(void **state)
 	before = harness_stats(p);
 
 	/*
-	 * Woken by a reference let go that frees no block: a second handle
-	 * of this connection, the uid's other, holds block 1 too.
+	 * Woken by a reference let go that frees no block: another uid
+	 * holds block 3 too.
 	 */
-	EXPECT_RC(pool_free(p, off[3]), 0);
-	EXPECT_RC(pool_open(conn, "uq", &p2), 0);
-	EXPECT_RC(pool_retain(p2, off[1]), 0);
+	oh.off = off[3];
+	other_hold_start(&oh);
 	waiting(&k, &w);
 	held_now("uq", 1);
 	unanswered(&k, "an allocation past the user quota");
-	EXPECT_RC(pool_free(p2, off[1]), 0);
+	EXPECT_RC(pool_free(p, off[3]), 0);
 	(void)woken(&k, &w);
 	waiter_end(&k);
-	pool_close(p2);
+	other_hold_end(&oh);
 
 	/* Woken by a free, which gives it the block's place. */
 	EXPECT_RC(pool_alloc(p, BLOCK, &off[3]), 0);
@@ -2652,10 +2716,12 @@ waits_under_the_user_quota(void **state)
 static void
 woken_by_a_close_under_the_user_quota(void **state)
 {
-	struct pool_create_opts o = {.max_size = 8 * MiB};
+	struct pool_create_opts o = {.max_size = 8 * MiB, .mode = 0666};
 	struct pool_set_opts uq = {.which = POOL_SET_USER_QUOTA,
 				   .user_quota = 4 * BLOCK};
 	struct want w = WANTS_BLOCK("uqc");
+	struct other_hold oh = {.pool = "uqc"};
+	struct pool_stats st;
 	pool_off_t off[3];
 	struct waiter k;
 	struct pool *p, *p2;
@@ -2666,15 +2732,21 @@ woken_by_a_close_under_the_user_quota(void **state)
 	p = uncached("uqc");
 	for (i = 0; i < 3; i++)
 		EXPECT_RC(pool_alloc(p, BLOCK, &off[i]), 0);
-	/* The uid's fourth block's worth: a second hold of block 1. */
-	EXPECT_RC(pool_open(conn, "uqc", &p2), 0);
-	EXPECT_RC(pool_retain(p2, off[1]), 0);
+	/* The uid's fourth block, on a second handle; another uid holds it
+	 * too. */
+	p2 = uncached("uqc");
+	EXPECT_RC(pool_alloc(p2, BLOCK, &oh.off), 0);
+	other_hold_start(&oh);
 	waiting(&k, &w);
 	unanswered(&k, "an allocation past the user quota");
-	/* Its handle closed, the block still p's: nothing freed. */
+	/* Its handle closed, the block still the other uid's: nothing
+	 * freed. */
 	pool_close(p2);
 	(void)woken(&k, &w);
 	waiter_end(&k);
+	st = harness_stats(p);
+	assert_int_equal(st.live_blocks, 4);
+	other_hold_end(&oh);
 	for (i = 0; i < 3; i++)
 		EXPECT_RC(pool_free(p, off[i]), 0);
 	pool_close(p);
