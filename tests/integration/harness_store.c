@@ -57,6 +57,7 @@ harness_store_drop(struct harness_store *st, unsigned i)
 	close(st->fd[i]);
 	st->n--;
 	st->fd[i] = st->fd[st->n];
+	st->unpolled[i] = st->unpolled[st->n];
 	memcpy(st->name[i], st->name[st->n], sizeof(st->name[0]));
 }
 
@@ -89,12 +90,35 @@ held(const struct harness_store *st, int fd)
 }
 
 /*
- * A descriptor pushed: kept if the store takes it, else closed.  As
- * systemd, a full store takes nothing, and a file it holds already is
- * kept once, under its first name.
+ * As systemd polls what it stores (on_fd_store_io): a descriptor that
+ * reads POLLHUP or POLLERR is closed and leaves the store, unless it was
+ * pushed with FDPOLL=0.  Looked at whenever a notification is applied
+ * and before a start: systemd's loop would have seen it by then.
  */
 static void
-keep(struct harness_store *st, int fd, const char *name)
+hangups(struct harness_store *st)
+{
+	struct pollfd pfd;
+	unsigned i = 0;
+
+	while (i < st->n) {
+		pfd = (struct pollfd){.fd = st->fd[i], .events = 0};
+		if (!st->unpolled[i] && poll(&pfd, 1, 0) == 1 &&
+		    (pfd.revents & (POLLHUP | POLLERR)))
+			harness_store_drop(st, i);
+		else
+			i++;
+	}
+}
+
+/*
+ * A descriptor pushed: kept if the store takes it, else closed.  As
+ * systemd, a full store takes nothing, and a file it holds already is
+ * kept once, under its first name (and as it was first pushed, polled
+ * or not).
+ */
+static void
+keep(struct harness_store *st, int fd, const char *name, bool unpolled)
 {
 	unsigned max = (unsigned)atoi(st->fdstore);
 
@@ -107,6 +131,7 @@ keep(struct harness_store *st, int fd, const char *name)
 		close(fd);
 	else {
 		st->fd[st->n] = fd;
+		st->unpolled[st->n] = unpolled;
 		snprintf(st->name[st->n++], sizeof(st->name[0]), "%s", name);
 	}
 }
@@ -140,11 +165,12 @@ harness_store_receive(struct harness_store *st, int ms, const char *want)
 	if ((v = field(buf, "FDNAME=")))
 		snprintf(name, sizeof(name), "%.*s", (int)strcspn(v, "\n"), v);
 	if (field(buf, "FDSTORE=1"))
-		keep(st, fd, name);
+		keep(st, fd, name, field(buf, "FDPOLL=0") != NULL);
 	else if (fd >= 0)
 		close(fd);
 	if (field(buf, "FDSTOREREMOVE=1"))
 		forget(st, name);
+	hangups(st);
 	return want && field(buf, want) ? 1 : 0;
 }
 
@@ -271,6 +297,7 @@ harness_store_start(struct harness_store *st)
 {
 	long long end = now_ms() + WAIT_MS;
 
+	hangups(st);
 	if ((st->pid = fork()) < 0)
 		return -1;
 	if (st->pid == 0)

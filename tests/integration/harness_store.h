@@ -2,8 +2,9 @@
  * harness_store.h - systemd's file descriptor store, played by a test:
  * a NOTIFY_SOCKET of its own, FDSTORE= set as the unit sets it, every
  * FDSTORE=1 descriptor kept under its FDNAME= and every FDSTOREREMOVE=1
- * applied, and a start given what the store holds as LISTEN_FDS (as
- * Restart=on-failure does after a crash).  The daemon binds its own
+ * applied, every descriptor that reads POLLHUP or POLLERR dropped unless
+ * pushed with FDPOLL=0, and a start given what the store holds as
+ * LISTEN_FDS (as Restart=on-failure does after a crash).  The daemon binds its own
  * socket, unless lfd is set: then that listening socket goes first, as
  * poolmgrd.socket's.  No cmocka here: the caller checks what each call
  * returns.
@@ -35,6 +36,12 @@ struct harness_store {
 					 * FDNAME=, or past our own room */
 	int fd[HARNESS_STORE_MAX];
 	char name[HARNESS_STORE_MAX][64];
+	/*
+	 * Pushed with FDPOLL=0.  The others the store polls, as systemd
+	 * does, and one that reads POLLHUP or POLLERR leaves it (a
+	 * connection whose client hung up, or one the daemon shut down).
+	 */
+	bool unpolled[HARNESS_STORE_MAX];
 	unsigned n;
 	/* Started without --socket: it binds the configuration's socket. */
 	bool own_socket;
