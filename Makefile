@@ -201,6 +201,8 @@ PY_ABI   := $(BUILD)/tests/py_abi
 COST_DRIVER := $(BUILD)/tests/cost_driver
 # The client systemd_real.sh keeps across restarts (make test-systemd).
 SD_HOLDER := $(BUILD)/tests/sd_holder
+# And the one whose connection the daemon keeps for a reply left unread.
+SD_UNREAD := $(BUILD)/tests/sd_unread
 # Preloaded into a daemon to refuse it one memfd (itest_restart_guard).
 FAIL_MEMFD := $(BUILD)/tests/fail_memfd.so
 # Preloaded to make it fatal while its restart probe runs (itest_probe_exit).
@@ -421,6 +423,11 @@ $(COST_DRIVER): $(BUILD)/tests/system/cost_driver.o \
 	$(CC) $(LDFLAGS) -o $@ $^
 
 $(SD_HOLDER): $(BUILD)/tests/system/sd_holder.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+$(SD_UNREAD): $(BUILD)/tests/system/sd_unread.o \
+		$(BUILD)/tests/integration/harness_raw.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
@@ -655,7 +662,7 @@ check-build: $(filter all,$(MAKECMDGOALS))
 	@$(MAKE) --no-print-directory check-build-files
 
 check-build-files: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS) \
-		$(COST_DRIVER) $(SD_HOLDER) $(PY_ABI)
+		$(COST_DRIVER) $(SD_HOLDER) $(SD_UNREAD) $(PY_ABI)
 
 # Programs the client cache changes nothing in, which mostly wait: the
 # daemon's notifications to systemd (its 10 s status interval), its log's
@@ -759,7 +766,7 @@ stress: deps
 # poolmgrd under a real systemd, booted in a throwaway container (as root;
 # skips where that cannot be done).  Not part of `make test`.
 test-systemd: deps
-	@$(MAKE) --no-print-directory $(PROGRAMS) $(SD_HOLDER)
+	@$(MAKE) --no-print-directory $(PROGRAMS) $(SD_HOLDER) $(SD_UNREAD)
 	POOLMGR_BUILD=$(BUILD) sh tests/system/systemd_real.sh
 
 lint: deps

@@ -23,6 +23,14 @@
 #     and its persisted block (the crash journal in the fd store), and
 #     nothing else: the retained block's room is free again;
 #   - systemctl stop and start free everything;
+#   - a connection kept for a descriptor its client has not read
+#     (sd_unread) is in the store (pushed with FDPOLL=0: shut down, it
+#     reads POLLHUP, and systemd would drop it), and after a crash,
+#     systemctl restart and SIGUSR2 poolctl status still counts it and
+#     the store still holds it, as unread.0 (systemd-analyze fdstore
+#     where systemd has it, else the names systemd passed the daemon it
+#     started); once its client closes, poolctl status counts none and
+#     it leaves the store;
 #   - the journal shows no start failure and no call the sandbox refused.
 #
 # Everything runs under the unit's full sandbox, as shipped.  The
@@ -52,7 +60,8 @@ command -v nsenter >/dev/null 2>&1 || skip "no nsenter(1)"
 [ -x /lib/systemd/systemd ] || skip "no /lib/systemd/systemd"
 grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null ||
 	skip "no overlay file system"
-for f in "$build/poolmgrd" "$build/poolctl" "$build/tests/sd_holder"; do
+for f in "$build/poolmgrd" "$build/poolctl" "$build/tests/sd_holder" \
+    "$build/tests/sd_unread"; do
 	[ -x "$f" ] || { echo "systemd_real: FAIL: $f missing"; exit 1; }
 done
 
@@ -68,7 +77,7 @@ nspawn=
 leader=
 
 cleanup() {
-	exec 3>&-
+	exec 3>&- 4>&-
 	if [ -n "$nspawn" ] && [ -z "${SYSTEMD_REAL_KEEP:-}" ]; then
 		kill "$nspawn" 2>/dev/null	# nspawn powers the container off
 		i=0
@@ -166,6 +175,7 @@ ln -sf /dev/null "$root/etc/systemd/system/timers.target"
 make -s -C "$src" --no-print-directory BUILD="$build" install \
 	DESTDIR="$root" >/dev/null || fail "make install DESTDIR=$root"
 install -m 0755 "$build/tests/sd_holder" "$root/usr/local/bin/sd_holder"
+install -m 0755 "$build/tests/sd_unread" "$root/usr/local/bin/sd_unread"
 sbin=$(sed -n 's/^ExecStart=\([^ ]*\) .*/\1/p' \
 	"$build/systemd/poolmgrd.service")
 poolctl=$(dirname "$(dirname "$sbin")")/bin/poolctl
@@ -365,6 +375,93 @@ in_ct "$poolctl" list | grep -q "^demo .* 0 *0$" ||
 ok "systemctl stop freed everything, start began fresh"
 echo quit >&3
 wait "$holder"
+
+# --- a kept connection ------------------------------------------------
+
+# The crashes and restarts below are more starts than the unit's start
+# limit lets in 10 s, with those above.
+in_ct systemctl reset-failed poolmgrd
+# The crash journal and the 2 pools' keep.<n>.
+base=$(prop poolmgrd NFileDescriptorStore)
+[ "$base" = 3 ] || fail "the fd store holds $base descriptors after a fresh start, not the journal and 2 pools'"
+restarts=$(prop poolmgrd NRestarts)
+mkfifo "$ctl/unread_in"
+exec 4<>"$ctl/unread_in"
+in_ct /usr/local/bin/sd_unread demo <"$ctl/unread_in" >"$ctl/unread_out" 2>&1 &
+unread=$!
+wait_for 300 'grep -q "kept\|fail" "$ctl/unread_out"' &&
+	grep -q kept "$ctl/unread_out" ||
+	fail "no kept connection: $(cat "$ctl/unread_out")"
+
+# What poolctl status says of the kept connections.
+kept_said() {
+	in_ct "$poolctl" status | sed -n 's/^ *kept connections *//p'
+}
+# The names systemd's store holds, one a line: systemd-analyze fdstore
+# (systemd 254 on); else, only at a start, what systemd passed the
+# daemon it started (LISTEN_FDNAMES).
+fdstore_names() {
+	if in_ct systemd-analyze fdstore poolmgrd >/dev/null 2>&1; then
+		in_ct systemd-analyze fdstore --no-legend poolmgrd |
+			awk '{ print $1 }'
+	else
+		in_ct cat "/proc/$(prop poolmgrd MainPID)/environ" |
+			tr '\0' '\n' | sed -n 's/^LISTEN_FDNAMES=//p' |
+			tr ':' '\n'
+	fi
+}
+# After $1: poolctl status counts the kept connection, the store holds
+# it beside the journal and the keeps, under its name when that can be
+# read (started: $2 is "start", the daemon was started by systemd).
+kept_ok() {
+	wait_for 100 '[ "$(kept_said)" = 1 ]' ||
+		fail "$1: poolctl status says kept connections '$(kept_said)', not 1"
+	n=$(prop poolmgrd NFileDescriptorStore)
+	[ "$n" = $((base + 1)) ] ||
+		fail "$1: the fd store holds $n descriptors, not $((base + 1)) (the journal, 2 pools and the kept connection)"
+	if [ "${2:-}" = start ] || in_ct systemd-analyze fdstore poolmgrd >/dev/null 2>&1; then
+		fdstore_names | grep -qx "unread.0" ||
+			fail "$1: no unread.0 in systemd's store: $(fdstore_names | tr '\n' ' ')"
+	fi
+}
+kept_ok "kept"
+ok "a connection kept for a descriptor its client has not read is in the store"
+
+in_ct systemctl kill -s SEGV poolmgrd
+wait_for 100 '[ "$(prop poolmgrd NRestarts)" = $((restarts + 1)) ]' ||
+	fail "Restart=on-failure did not restart the crashed daemon"
+wait_for 100 '[ "$(prop poolmgrd ActiveState)" = active ]' ||
+	fail "not active after the crash"
+kept_ok "after a crash" start
+ok "SIGSEGV: the daemon after the crash counts the kept connection, still in the store"
+
+in_ct systemctl restart poolmgrd || fail "systemctl restart"
+kept_ok "after systemctl restart" start
+ok "systemctl restart: counted, and in the store"
+
+n=$(journal_count "restarted in place")
+in_ct systemctl kill -s USR2 poolmgrd || fail "systemctl kill -s USR2"
+wait_for 100 '[ "$(journal_count "restarted in place")" -gt "$n" ]' ||
+	fail "no 'restarted in place' after SIGUSR2"
+kept_ok "after SIGUSR2"
+ok "SIGUSR2: counted, and in the store"
+
+echo close >&4
+wait "$unread" || fail "the kept connection's client: $(cat "$ctl/unread_out")"
+wait_for 100 '[ "$(kept_said)" = 0 ]' ||
+	fail "its client closed: poolctl status says kept connections '$(kept_said)', not 0"
+wait_for 100 '[ "$(prop poolmgrd NFileDescriptorStore)" = "$base" ]' ||
+	fail "its client closed: the fd store holds $(prop poolmgrd NFileDescriptorStore) descriptors, not $base"
+# Gone by name too: the start after a crash is not handed it.
+restarts=$(prop poolmgrd NRestarts)
+in_ct systemctl kill -s SEGV poolmgrd
+wait_for 100 '[ "$(prop poolmgrd NRestarts)" = $((restarts + 1)) ]' &&
+	wait_for 100 '[ "$(prop poolmgrd ActiveState)" = active ]' ||
+	fail "not restarted after the last crash"
+! fdstore_names | grep -q "^unread\." ||
+	fail "its client closed: still in systemd's store: $(fdstore_names | tr '\n' ' ')"
+[ "$(kept_said)" = 0 ] || fail "after the last crash: kept connections '$(kept_said)'"
+ok "its client closed: out of the store (back to $base), kept connections 0"
 
 # --- the journal -------------------------------------------------------
 
