@@ -162,6 +162,13 @@ struct kept {
 	uid_t uid;
 	unsigned id;		/* its name: "unread.<id>" */
 	bool stored;		/* in systemd's fd store under it */
+	/*
+	 * Its client is done with it, but the store could not be asked to
+	 * take it out: kept, and not counted, until it has been (its id
+	 * given to no other, for a removal takes every descriptor of the
+	 * name).
+	 */
+	bool leaving;
 };
 
 /* In the order of their ids, each id once. */
@@ -478,17 +485,30 @@ kept_insert(struct kept *k, struct kept *after)
 		LIST_INSERT_HEAD(&kept, k, entry);
 }
 
-/* Its client is done with it: closed, and out of the store. */
+/* Out of the store, or never in it: closed and forgotten. */
+static void
+kept_free(struct kept *k)
+{
+	LIST_REMOVE(k, entry);
+	kept_in_store -= k->stored;
+	close(k->fd);
+	free(k);
+}
+
+/*
+ * Its client is done with it: out of the store, and closed.  A removal
+ * the store cannot be asked for now (systemd reads no notification, or
+ * memory is short) is asked again later (peer_kept_leave).
+ */
 static void
 kept_close(struct kept *k)
 {
-	LIST_REMOVE(k, entry);
-	if (k->stored) {
-		peer_store_remove(k->id);
-		kept_in_store--;
+	if (k->stored && peer_store_remove(k->id) != 0) {
+		k->leaving = true;
+		peer_store_again();
+		return;
 	}
-	close(k->fd);
-	free(k);
+	kept_free(k);
 }
 
 /*
@@ -515,6 +535,7 @@ peer_keep(struct peer *p)
 	(void)shutdown(p->fd, SHUT_RDWR);
 	k->fd = p->fd;
 	k->uid = p->uid;
+	k->leaving = false;
 	/* Those done with leave first: a system call each, so only now. */
 	if (kept_in_store > 0 && kept_in_store >= peer_store_room()) {
 		unsigned of_uid;
@@ -537,6 +558,8 @@ peer_kept(uid_t uid, unsigned *of_uid, bool sweep)
 	*of_uid = 0;
 	for (k = LIST_FIRST(&kept); k; k = next) {
 		next = LIST_NEXT(k, entry);
+		if (k->leaving)
+			continue;
 		/* Read, or closed by the client, which drops what it had. */
 		if (sweep && unread_bytes(k->fd) == 0) {
 			kept_close(k);
@@ -582,6 +605,7 @@ peer_keep_taken(int fd, unsigned id)
 	}
 	k->fd = fd;
 	k->uid = peer_uid(fd);
+	k->leaving = false;
 	after = kept_at(id, &has);
 	if (!has) {
 		/*
@@ -612,6 +636,24 @@ peer_kept_push(void)
 
 	LIST_FOREACH(k, &kept, entry)
 		pushed += peer_store_push(k->id, k->fd, pushed) == 0;
+}
+
+bool
+peer_kept_leave(void)
+{
+	struct kept *k, *next;
+	bool left = false;
+
+	for (k = LIST_FIRST(&kept); k; k = next) {
+		next = LIST_NEXT(k, entry);
+		if (!k->leaving)
+			continue;
+		if (peer_store_remove(k->id) == 0)
+			kept_free(k);
+		else
+			left = true;
+	}
+	return left;
 }
 
 void

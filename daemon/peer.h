@@ -129,6 +129,15 @@ unsigned peer_kept(uid_t uid, unsigned *of_uid, bool sweep);
 unsigned peer_kept_fds(int *fd, unsigned *id);
 void peer_keep_taken(int fd, unsigned id);
 /*
+ * Those whose clients are done with them, but whose removal from the
+ * store could not be asked for (peer_store.c asks again): each is kept,
+ * its id given to no other, and handed to a new image with the rest
+ * (which finds it done with and asks again).  peer_kept_leave asks the
+ * store once more for each, and closes those it could ask: true while
+ * some are left.
+ */
+bool peer_kept_leave(void);
+/*
  * After an exec, each kept connection taken is pushed to the store
  * again: the older image had pushed only those it had room for, and one
  * from before the store held them none.  systemd keeps a descriptor it

@@ -28,20 +28,37 @@
  * without room: systemd drops, without a word, what a full store is
  * pushed.  Nor in the daemon's queue of notifications while systemd
  * reads none: they take half of what it lets wait (notify.c).
+ *
+ * A removal the store cannot be asked for (while 1024 notifications wait
+ * for systemd, or memory is short) is asked again after a wait, doubled
+ * while it fails (AGAIN_MIN_MS to AGAIN_MAX_MS), and the connection is
+ * kept until then (peer_kept_leave): else its name stayed in the store
+ * until a later start swept it, and the next kept connection, given the
+ * same id, went beside it under the same name, which a removal takes out
+ * whole.  The crash journal's own retries (journal_names.c) are of names
+ * it hands the next image in its environment; these need none, for an
+ * exec hands the connection itself over.
  */
 #include <errno.h>
+#include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "fdstore.h"
 #include "log.h"
 #include "notify.h"
+#include "peer.h"
 #include "peer_store.h"
 #include "pool.h"
 #include "restart_names.h"
 
 /* What a stop and the crash journal may need of the store, at most. */
 #define STORE_OTHERS (1 + 1 + POOL_MAX_POOLS + 2 * (POOL_MAX_POOLS + 1))
+#define AGAIN_MIN_MS	100	/* a refused removal's next try, first */
+#define AGAIN_MAX_MS	10000	/* and the longest wait for one */
+
+static struct event *again_ev;
+static unsigned again_ms;	/* the last wait; 0: none failed since */
 
 static void
 name_of(unsigned id, char *name)
@@ -81,11 +98,53 @@ peer_store_push(unsigned id, int fd, unsigned stored)
 	return rc;
 }
 
-void
+int
 peer_store_remove(unsigned id)
 {
 	char name[RESTART_NAME_MAX];
 
 	name_of(id, name);
-	(void)fdstore_remove(name);
+	return fdstore_remove(name);
+}
+
+static void
+on_again(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (peer_kept_leave())
+		peer_store_again();
+	else
+		again_ms = 0;
+}
+
+void
+peer_store_again(void)
+{
+	struct timeval tv;
+
+	if (!again_ev || evtimer_pending(again_ev, NULL))
+		return;
+	again_ms = again_ms == 0 ? AGAIN_MIN_MS :
+	    again_ms >= AGAIN_MAX_MS / 2 ? AGAIN_MAX_MS : 2 * again_ms;
+	tv.tv_sec = again_ms / 1000;
+	tv.tv_usec = (again_ms % 1000) * 1000;
+	evtimer_add(again_ev, &tv);
+}
+
+bool
+peer_store_setup(struct event_base *base)
+{
+	again_ev = evtimer_new(base, on_again, NULL);
+	return again_ev != NULL;
+}
+
+void
+peer_store_teardown(void)
+{
+	if (again_ev)
+		event_free(again_ev);
+	again_ev = NULL;
+	again_ms = 0;
 }

@@ -32,6 +32,7 @@
 #include "memtrim.h"
 #include "notify.h"
 #include "peer.h"
+#include "peer_store.h"
 #include "pool.h"
 #include "pool_numa.h"
 #include "restart.h"
@@ -954,6 +955,8 @@ server_run(const struct server_opts *o, struct config *cf)
 	if (!base)
 		fatalx("event_base_new failed");
 	notify_setup(base);
+	if (!peer_store_setup(base))
+		fatalx("evtimer_new failed");
 	dispatch_wait_setup(base);
 	if (dispatch_room_setup(base))
 		fatalx("event_new failed");
@@ -1090,6 +1093,7 @@ server_run(const struct server_opts *o, struct config *cf)
 	if (!restart_stored())
 		peer_kept_forget();
 	peer_close_all();
+	peer_store_teardown();
 	dispatch_room_teardown();
 	while ((p = dpool_first()))
 		dpool_destroy(p, false);	/* exiting: no need to wait */

@@ -116,7 +116,11 @@
  *                            the daemon's queue: a pool made meanwhile
  *                            has its keep.<n> queued, not refused, and
  *                            the refused pushes are said within the
- *                            log's rate limit.
+ *                            log's rate limit;
+ *   kept_connection_removal_retried  one whose client closes while the
+ *                            daemon's queue for systemd is full: its
+ *                            removal is refused, asked again later, and
+ *                            it leaves the store once systemd reads.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -2520,6 +2524,79 @@ kept_connections_leave_the_journal_room(void **state)
 	assert_int_equal(kept_now(st), 0);
 }
 
+/*
+ * SIGHUPs, each applied before the next, until the daemon drops a
+ * notification: the store reads none, and the daemon's queue for it is
+ * full (1024 wait, notify.c), so that each removal is refused.  A reload
+ * is two notifications (RELOADING=1, READY=1) that each must go.
+ */
+static void
+notifications_full(struct harness_store *st)
+{
+	FILE *log = fopen(st->log, "r");
+	unsigned sent = 0, applied = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+
+	assert_non_null(log);
+	for (;;) {
+		if (applied == sent) {
+			assert_int_equal(kill(st->pid, SIGHUP), 0);
+			sent++;
+		}
+		/* The log read on as it grows; a line is taken whole. */
+		if ((len = getline(&line, &cap, log)) <= 0 ||
+		    line[len - 1] != '\n') {
+			if (len > 0)
+				assert_int_equal(fseek(log, -len, SEEK_CUR), 0);
+			clearerr(log);
+			(void)poll(NULL, 0, 1);
+			continue;
+		}
+		if (strstr(line, "notifications wait for systemd"))
+			break;
+		applied += strstr(line, "SIGHUP: reloading") != NULL;
+	}
+	free(line);
+	fclose(log);
+}
+
+/*
+ * A kept connection whose client closed while the daemon's queue for
+ * systemd was full: its removal from the store was refused, and nothing
+ * asked again, so unread.<id> stayed there, its socket held by systemd,
+ * until a later start swept it; meanwhile its id was free again, and the
+ * next kept connection was pushed under the same name, which a removal
+ * takes out whole.  Now the daemon asks again after a wait, and keeps
+ * the id until the store has been asked: once systemd reads, unread.0
+ * leaves the store.
+ */
+static void
+kept_connection_removal_retried(void **state)
+{
+	struct harness_store *st = *state;
+	uint32_t kept;
+	int fd;
+
+	start(st, STORE_FDS);
+	fd = kept_connection(st);
+	assert_true(kept_in_store(st, &kept));
+	assert_int_equal(kept, 1);
+
+	/* From here the store reads nothing. */
+	notifications_full(st);
+	close(fd);
+	assert_int_equal(kept_now(st), 0);
+	if (!log_has(st, "cannot remove unread.0")) {
+		harness_store_print_log(st);
+		fail_msg("the removal of unread.0 was not refused");
+	}
+
+	wait_removed(st, "unread.0");
+	assert_int_equal(kept_now(st), 0);
+}
+
 int
 main(void)
 {
@@ -2589,6 +2666,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			kept_connections_leave_the_journal_room, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(kept_connection_removal_retried,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("a crash under systemd", tests,
