@@ -4,8 +4,9 @@
  *
  * Each count belongs to the code that sees its event and that alone
  * writes it: server.c the connections accepted and refused, peer.c the
- * Hello timeouts and the kept connections (swept of those done with
- * before they are counted, as a refusal sweeps them), dispatch.c the
+ * Hello timeouts and the kept connections (some of them looked at in
+ * turn before they are counted, those done with let go of; a refusal
+ * looks at them all), dispatch.c the
  * requests and undecodable datagrams, dispatch_wait.c the waiting
  * lookups, log.c the lines left out.  This
  * file only reads them, and keeps what the images before this one had
@@ -31,6 +32,9 @@
 #include "pool.h"
 #include "server.h"
 #include "session.h"
+
+/* The kept connections a request looks at, at most (peer_kept_look). */
+#define KEPT_LOOKS	16
 
 /* The images before this one: their totals, as the state carried them. */
 static struct daemon_totals carried;
@@ -133,7 +137,6 @@ do_daemon_stats(struct call *c, const Poolmgr__DaemonStats *m)
 	struct daemon_totals t;
 	struct heap_stats st;
 	struct dpool *p;
-	unsigned of_uid;
 
 	(void)m;
 	poolmgr__daemon_stats_reply__init(&r);
@@ -152,11 +155,12 @@ do_daemon_stats(struct call *c, const Poolmgr__DaemonStats *m)
 	r.max_connections_per_uid = dispatch_cf ?
 				    dispatch_cf->max_connections_per_uid : 0;
 	/*
-	 * Swept first, as a refusal sweeps them: those whose clients have
-	 * read all or closed are no longer counted, and an operator who
-	 * reads the figure sees what a connection would meet.
+	 * Some looked at first, in turn (a system call each, and anyone
+	 * may ask, as often as they like): those whose clients have read
+	 * all or closed are no longer counted once a look has come round
+	 * to them.  A refusal looks at them all.
 	 */
-	r.kept_connections = peer_kept((uid_t)-1, &of_uid, true);
+	r.kept_connections = peer_kept_look(KEPT_LOOKS);
 	r.connections_total = t.connections;
 	r.connections_refused = t.connections_refused;
 	r.hello_timeouts = t.hello_timeouts;

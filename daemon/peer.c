@@ -174,6 +174,7 @@ struct kept {
 /* In the order of their ids, each id once. */
 static LIST_HEAD(, kept) kept = LIST_HEAD_INITIALIZER(kept);
 static unsigned kept_in_store;	/* those stored */
+static unsigned look_from;	/* the id peer_kept_look goes on from */
 /* A stop: no connection is kept, and none shut down, for systemd's
  * store may hold them for the next start. */
 static bool closing_all;
@@ -569,6 +570,27 @@ peer_kept(uid_t uid, unsigned *of_uid, bool sweep)
 		*of_uid += k->uid == uid;
 	}
 	return n;
+}
+
+unsigned
+peer_kept_look(unsigned most)
+{
+	struct kept *k, *next;
+	unsigned looked = 0, of_uid, from = look_from;
+	int pass;
+
+	/* Those from look_from on, then those before it: each in turn. */
+	for (pass = 0; pass < 2 && looked < most; pass++)
+		for (k = LIST_FIRST(&kept); k && looked < most; k = next) {
+			next = LIST_NEXT(k, entry);
+			if (k->leaving || (k->id >= from) != (pass == 0))
+				continue;
+			looked++;
+			look_from = k->id + 1;
+			if (unread_bytes(k->fd) == 0)
+				kept_close(k);
+		}
+	return peer_kept((uid_t)-1, &of_uid, false);
 }
 
 unsigned

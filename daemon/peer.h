@@ -115,6 +115,14 @@ void peer_close_all(void);
  * only when the count matters.  They count as connections (server.c).
  */
 unsigned peer_kept(uid_t uid, unsigned *of_uid, bool sweep);
+/*
+ * The same for anyone who asks (DaemonStats): at most most of them are
+ * looked at, in turn from where the last look stopped, and those done
+ * with closed; how many are kept.  So a connection whose client is done
+ * is counted until enough looks have come round to it (or a refusal
+ * looks at them all), and no request costs more than most system calls.
+ */
+unsigned peer_kept_look(unsigned most);
 
 /*
  * A restart in place: the kept connections go to the new image with the

@@ -2521,6 +2521,9 @@ kept_connections_leave_the_journal_room(void **state)
 	assert_true(harness_store_prefix(st, "keep.") >= 0);
 	for (i = 0; i < KEPT_FLOOD; i++)
 		close(fd[i]);
+	/* Each request looks at 16 of them, in turn (dispatch_status.c). */
+	for (i = 0; i < KEPT_FLOOD / 16; i++)
+		(void)kept_now(st);
 	assert_int_equal(kept_now(st), 0);
 }
 

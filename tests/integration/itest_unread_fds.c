@@ -355,6 +355,74 @@ kept_connections_in_status(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+/*
+ * A connection that opens pool s, reads none of the reply (its memfd in
+ * flight) and sends what does not decode: the daemon lets it go, and
+ * keeps it.  Its socket, which the caller closes.
+ */
+static int
+kept_one(const char *sock)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool o = POOLMGR__OPEN_POOL__INIT;
+	struct pollfd pfd;
+	int fd = harness_raw_greeted(sock, "held");
+
+	assert_true(fd >= 0);
+	o.name = "s";
+	o.read_only = true;
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &o;
+	assert_int_equal(harness_raw_post(fd, &req), 0);
+	pfd = (struct pollfd){.fd = fd, .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, 10000), 1);	/* left unread */
+	assert_int_equal(send(fd, "\xff\xff\xff", 3, MSG_NOSIGNAL), 3);
+	pfd = (struct pollfd){.fd = fd, .events = POLLRDHUP};
+	assert_int_equal(poll(&pfd, 1, 10000), 1);	/* let go of */
+	return fd;
+}
+
+/*
+ * Kept connections looked at by each DaemonStats, at most
+ * (dispatch_status.c), and more than twice as many kept.
+ */
+#define KEPT_LOOKS	16
+#define KEPT_MANY	40
+
+/*
+ * Anyone may ask for the daemon's statistics, as often as they like, and
+ * each request looked at every kept connection (a system call each, up
+ * to max_connections of them) to count only those whose clients are not
+ * done.  Now a request looks at 16, in turn from where the last stopped:
+ * 40 kept and their clients closed, each request lets go of at most 16,
+ * and the third finds none left.  Before, the first let go of all 40.
+ */
+static void
+kept_connections_looked_at_in_turn(void **state)
+{
+	struct daemon_proc d;
+	int fd[KEPT_MANY];
+	uint32_t before = KEPT_MANY, now;
+	unsigned i;
+
+	(void)state;
+	assert_int_equal(harness_start(&d, "[pool s]\nsize = 1M\n"
+				       "mode = 0666\n"), 0);
+	for (i = 0; i < KEPT_MANY; i++)
+		fd[i] = kept_one(d.sock);
+	assert_int_equal(kept_now(d.sock), KEPT_MANY);
+	for (i = 0; i < KEPT_MANY; i++)
+		close(fd[i]);
+	for (i = 0; i < (KEPT_MANY + KEPT_LOOKS - 1) / KEPT_LOOKS; i++) {
+		now = kept_now(d.sock);
+		printf("request %u: %u kept connections\n", i + 1, now);
+		assert_true(now + KEPT_LOOKS >= before);
+		before = now;
+	}
+	assert_int_equal(before, 0);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 struct holder {
 	const char *sock;
 	int ready[2];		/* a byte once its open's reply came */
@@ -648,6 +716,7 @@ main(void)
 		cmocka_unit_test(kept_connections_closed_at_stop),
 		cmocka_unit_test(kept_connections_counted_after_restart),
 		cmocka_unit_test(kept_connections_in_status),
+		cmocka_unit_test(kept_connections_looked_at_in_turn),
 		cmocka_unit_test(taken_over_unread_reply_kept),
 		cmocka_unit_test(connection_holds_the_daemons_buffer),
 		cmocka_unit_test(largest_reply_fits_under_a_small_wmem_max),
