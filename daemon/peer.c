@@ -513,6 +513,21 @@ kept_close(struct kept *k)
 }
 
 /*
+ * No memory to keep uid's connection: the caller closes it, and its
+ * descriptors stay in flight, counted nowhere.  Said, within the limit
+ * of every line a client can cause.
+ */
+static void
+keep_lost(uid_t uid)
+{
+	static struct log_limit lim;
+
+	log_limited(&lim, LOG_PRI_WARNING, "uid %u: out of memory to keep a "
+		    "connection whose client has descriptors unread: closed, "
+		    "and not counted", (unsigned)uid);
+}
+
+/*
  * Keep p's socket if its client has descriptors unread: closing our end
  * would not take them out of flight.  Shut down, so that the client
  * reads what came and then its end, as after a close.  True if kept.
@@ -520,17 +535,12 @@ kept_close(struct kept *k)
 static bool
 peer_keep(struct peer *p)
 {
-	static struct log_limit lim;
 	struct kept *k, *after;
 
 	if (closing_all || !p->passed_fds || unread_bytes(p->fd) == 0)
 		return false;
 	if (!(k = malloc(sizeof(*k)))) {
-		/* Closed: its descriptors stay in flight, counted nowhere. */
-		log_limited(&lim, LOG_PRI_WARNING, "uid %u: out of memory to "
-			    "keep a connection whose client has descriptors "
-			    "unread: closed, and not counted",
-			    (unsigned)p->uid);
+		keep_lost(p->uid);
 		return false;
 	}
 	(void)shutdown(p->fd, SHUT_RDWR);
@@ -620,6 +630,7 @@ peer_keep_taken(int fd, unsigned id)
 	 * out of the store: nothing would name it again.
 	 */
 	if (!k) {
+		keep_lost(peer_uid(fd));
 		close(fd);
 		if (fdstore_max() > 0)
 			peer_store_remove(id);
