@@ -28,14 +28,17 @@
  * saw is taken back in the statistics.
  */
 /*
- * A user quota's refusal while closed handles still drop their
- * references: their uids' counts hold those blocks until they are dropped
- * (pool_hold.c), so the drops may be the room the uid lacks.
+ * A user quota's refusal while closed handles of the refused uid still
+ * drop their references: its count holds those blocks until they are
+ * dropped (pool_hold.c), so the drops may be the room it lacks.  Another
+ * uid's drops give it none: the refusal stands at once, not after every
+ * drop in the pool (settle_wait_ms, or more for work queued before it).
  */
 static bool
 drops_may_make_room(const struct dpool *p, int rc)
 {
-	return rc == -EDQUOT && p->user_quota_hit && p->closing;
+	return rc == -EDQUOT && p->user_quota_hit &&
+	       session_user_closing(p, p->user_quota_uid);
 }
 
 int

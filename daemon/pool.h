@@ -227,6 +227,7 @@ struct dpool {
 				 * (pool_uquota.h; dpool_user_bound) */
 	bool user_quota_hit;	/* the last -EDQUOT was the user quota's
 				 * (dpool_quota_check) */
+	uid_t user_quota_uid;	/* ... of this uid */
 	bool persist_cap_hit;	/* dpool_persist's last -EDQUOT was the
 				 * uid's count of persistent blocks */
 	uint64_t quota_lack;	/* ... and the bytes the refused holding

@@ -59,10 +59,11 @@ bound_lack(uint64_t quota, uint64_t used, uint64_t more)
  * 0, or -EDQUOT if more bytes would take a session holding used past the
  * pool's quota, or user_more would take uid holding user_used
  * (dpool_user_used) past its user quota (dpool_user_bound: its own
- * entry's, or the pool's); p->user_quota_hit says which,
- * the quota per connection being looked at first, for the refusal's
- * words.  p->quota_lack says by how much: what the uid's own evictable
- * names must give back (dispatch_refuse.c's make_quota_room).  Both
+ * entry's, or the pool's); p->user_quota_hit says which (and
+ * p->user_quota_uid whose), the quota per connection being looked at
+ * first, for the refusal's words.  p->quota_lack says by how much: what
+ * the uid's own evictable names must give back (dispatch_refuse.c's
+ * make_quota_room).  Both
  * counts hold its persistent blocks, so an eviction gives back as much
  * under each: the lack is the larger of the two bounds' lacks, or names
  * evicted for the one would leave the request refused by the other.  A
@@ -81,6 +82,7 @@ dpool_quota_check_each(struct dpool *p, uid_t uid, uint64_t used,
 	uint64_t lack;
 
 	p->user_quota_hit = !by_quota && by_user;
+	p->user_quota_uid = uid;
 	p->quota_lack = by_quota ? bound_lack(p->quota, used, more) : 0;
 	if (by_user) {
 		lack = bound_lack(bound, user_used, user_more);

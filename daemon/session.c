@@ -603,6 +603,14 @@ session_user_bytes(const struct dpool *p, uid_t uid)
 	return u ? u->bytes : 0;
 }
 
+uint32_t
+session_user_closing(const struct dpool *p, uid_t uid)
+{
+	const struct user_account *u = user_account_find(p, uid);
+
+	return u ? u->nclosing : 0;
+}
+
 uint64_t
 handle_user_bytes(const struct handle *h)
 {

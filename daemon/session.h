@@ -256,6 +256,11 @@ uint64_t handle_session_bytes(const struct handle *h);
 uint64_t session_user_bytes(const struct dpool *p, uid_t uid);
 uint64_t handle_user_bytes(const struct handle *h);
 /*
+ * uid's closed handles on p still dropping their references, which its
+ * account counts until they are dropped (a walk of p's uids).
+ */
+uint32_t session_user_closing(const struct dpool *p, uid_t uid);
+/*
  * What a client cache of open handle h budgets against (OpenReply.quota,
  * the batch replies'): h's share of the pool's quota per connection (the
  * quota over its connection's handles on the pool), or its share of the

@@ -35,6 +35,12 @@
  *       it has, while its references wait to be dropped behind those of
  *       another pool's handle of 100,000 closed before it: the
  *       allocation waits for them.
+ *   other_uids_drops  drop_step = 1: a handle of another uid holding
+ *       100,000 blocks closes, its references dropped one per loop turn;
+ *       an allocation of the test's uid past its user quota meanwhile is
+ *       refused at once, those drops being no room of its uid, while the
+ *       daemon still counts the other uid's blocks (DaemonStats, which
+ *       waits for no drop): before, it waited for all of them.
  */
 #include <errno.h>
 #include <grp.h>
@@ -419,6 +425,68 @@ closed_in_steps(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * In the child, as w->uid: a raw connection's handle on w->pool holding
+ * BALLAST blocks, closed, its references to be dropped in steps; says so
+ * and waits to be told to stop.
+ */
+static int
+ballast_main(void *arg)
+{
+	struct worker *w = arg;
+	uint32_t k;
+	int fd, report = 0;
+	char x;
+
+	harness_child_ready(&w->k);
+	if (setgroups(0, NULL) == -1 || setgid(OTHER_GID) == -1 ||
+	    setuid(w->uid) == -1)
+		return 10;
+	CHECK((fd = harness_raw_greeted(d.sock, "ballast")) != -1, 11);
+	CHECK_RC(harness_raw_open(fd, w->pool, &k), 0, 12);
+	CHECK_RC(harness_raw_alloc_many(fd, k, 16, BALLAST), 0, 13);
+	CHECK_RC(harness_raw_close(fd, k), 0, 14);
+	CHECK(harness_write_full(w->k.out[1], "r", 1) == 0, 15);
+	CHECK(harness_read_full(w->k.stop[0], &x, 1) == 0, 16);
+	CHECK(harness_write_full(w->k.out[1], &report, sizeof(report)) == 0,
+	      17);
+	return 0;
+}
+
+static void
+other_uids_drops(void **state)
+{
+	struct pool_daemon_stats ds;
+	struct worker other;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t x;
+
+	(void)state;
+	harness_skip_unless_root("become another uid");
+	harness_fixture_start(&d, "drop_step = 1\n");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_user_quota(c, "o", 8 * MiB), 0);
+	EXPECT_RC(pool_open(c, "o", &p), 0);
+	EXPECT_RC(pool_alloc(p, 8 * MiB, &x), 0);
+	other.uid = OTHER_UID;
+	other.pool = "o";
+	harness_child_start(&other.k, ballast_main, &other);
+	/* Its references go one per loop turn from now. */
+	expect_refused_per_user(p, BIG, "holds 8.0 MiB");
+	EXPECT_RC(pool_daemon_stats(c, &ds), 0);
+	printf("uquota_shared: %llu blocks live at the refusal\n",
+	       (unsigned long long)ds.live_blocks);
+	assert_true(ds.live_blocks > 1);
+	worker_stop(&other);
+	expect_usage(c, "o", OTHER_UID, 0, 0);
+	expect_usage(c, "o", geteuid(), 8 * MiB, 0);
+	assert_int_equal(harness_stats_of(c, "o").live_blocks, 1);
+	EXPECT_RC(pool_free(p, x), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -427,6 +495,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(unpublished_counts_once, &d),
 		HARNESS_FIXTURE_TEST(two_uids_each_once, &d),
 		HARNESS_FIXTURE_TEST(closed_in_steps, &d),
+		HARNESS_FIXTURE_TEST(other_uids_drops, &d),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
