@@ -29,6 +29,15 @@
  *       drop_step 1, their references dropped one per step: after every
  *       step the Check passes, and the uid's account counts the blocks
  *       the second handle still holds, each once, until the last goes.
+ *   holds_change_hands  a read-only handle's retain counts for its uid
+ *       as a writer's, once; the block's first holder lets go and the
+ *       reader's hold takes its place (hold_promote), the uid still
+ *       charged the block once; of three holders of two uids, the first
+ *       lets go, then the other uid's, the table's entries for the block
+ *       going with its second holder.  A block moved in steps counts its
+ *       growth once from the move's start, and a zeroed one being zeroed
+ *       in steps, neither of which another handle may retain meanwhile.
+ *       The Check passes after each step.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -375,6 +384,116 @@ shared_blocks_once_per_uid(void **state)
 	assert_int_equal(block_index_count(&p->blocks), 0);
 }
 
+/* uid's holds on b as the pool's table counts them. */
+static uint32_t
+counted(struct dpool *p, struct block *b, uid_t uid)
+{
+	return uid_holds_count(&p->uid_holds, b, (uint32_t)uid);
+}
+
+static void
+holds_change_hands(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	struct dpool *p = fx->p;
+	uid_t uid = fx->s->uid, other = uid + 1;
+	struct handle *ro, *h3;
+	struct block *a, *b, *m, *next, *z, *out;
+	uint64_t dst, size;
+	struct session *s2;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_non_null(s2 = session_new(sv[0]));
+	s2->uid = other;
+	assert_non_null(ro = session_open(fx->s, p, true));
+	assert_non_null(h3 = session_open(s2, p, false));
+
+	/* A reader's hold is its uid's as a writer's is: once. */
+	assert_int_equal(dpool_alloc(p, fx->h, 4096, 0, false, 0, &a), 0);
+	assert_int_equal(dpool_retain(p, ro, a->off, 0), 0);
+	assert_int_equal(counted(p, a, uid), 2);
+	assert_int_equal(session_user_bytes(p, uid), a->size);
+	check_ok(p);
+	/* Its first holder lets go: the reader's hold takes its place. */
+	assert_int_equal(dpool_free(p, fx->h, a->off), 0);
+	assert_int_equal(a->nrefs, 1);
+	assert_ptr_equal(hold_handle(&a->first), ro);
+	assert_int_equal(p->uid_holds.count, 0);
+	assert_int_equal(session_user_bytes(p, uid), a->size);
+	check_ok(p);
+	assert_int_equal(dpool_free(p, ro, a->off), 0);
+	assert_int_equal(session_user_bytes(p, uid), 0);
+	check_ok(p);
+
+	/* Three holders of two uids: the first goes, then the other uid. */
+	assert_int_equal(dpool_alloc(p, fx->h, 8192, 0, false, 0, &b), 0);
+	assert_int_equal(dpool_retain(p, ro, b->off, 0), 0);
+	assert_int_equal(dpool_retain(p, h3, b->off, 0), 0);
+	assert_int_equal(counted(p, b, uid), 2);
+	assert_int_equal(counted(p, b, other), 1);
+	check_ok(p);
+	assert_int_equal(dpool_free(p, fx->h, b->off), 0);
+	assert_int_equal(counted(p, b, uid), 1);
+	assert_int_equal(counted(p, b, other), 1);
+	assert_int_equal(session_user_bytes(p, uid), b->size);
+	assert_int_equal(session_user_bytes(p, other), b->size);
+	check_ok(p);
+	assert_int_equal(dpool_free(p, h3, b->off), 0);
+	assert_int_equal(p->uid_holds.count, 0);
+	assert_int_equal(session_user_bytes(p, uid), b->size);
+	assert_int_equal(session_user_bytes(p, other), 0);
+	check_ok(p);
+	assert_int_equal(dpool_free(p, ro, b->off), 0);
+
+	/*
+	 * A move in steps (release_step 4096): its growth counts from its
+	 * start, once, and nobody may retain the block meanwhile.
+	 */
+	dpool_release_setup(4096, DPOOL_DROP_STEP_DEFAULT, no_queue_call);
+	assert_int_equal(dpool_alloc(p, fx->h, 65536, 0, false, 0, &m), 0);
+	assert_int_equal(dpool_alloc(p, fx->h, 65536, 0, false, 0, &next),
+			 0);
+	size = m->size + next->size;
+	assert_int_equal(dpool_realloc(p, fx->h, m->off, 2 * 65536, 0, false,
+				       &out, &dst), DPOOL_IN_STEPS);
+	assert_ptr_equal(out, m);
+	assert_int_not_equal(fx->h->moving, 0);
+	assert_int_equal(session_user_bytes(p, uid), size + fx->h->moving);
+	assert_int_equal(dpool_retain(p, h3, m->off, 0), -EBUSY);
+	assert_int_equal(dpool_retain(p, ro, m->off, 0), -EBUSY);
+	check_ok(p);
+	while (dpool_release_step())
+		check_ok(p);
+	assert_int_equal(m->off, dst);
+	assert_int_equal(fx->h->moving, 0);
+	assert_int_equal(session_user_bytes(p, uid), m->size + next->size);
+	check_ok(p);
+	assert_int_equal(dpool_free(p, fx->h, m->off), 0);
+	assert_int_equal(dpool_free(p, fx->h, next->off), 0);
+	/* A calloc zeroed in steps: held from the start, by its one holder. */
+	assert_int_equal(dpool_alloc(p, fx->h, 65536, 0, true, 0, &z),
+			 DPOOL_IN_STEPS);
+	assert_int_equal(session_user_bytes(p, uid), z->size);
+	assert_int_equal(dpool_retain(p, h3, z->off, 0), -EBUSY);
+	check_ok(p);
+	while (dpool_release_step())
+		check_ok(p);
+	assert_int_equal(dpool_retain(p, h3, z->off, 0), 0);
+	assert_int_equal(session_user_bytes(p, other), z->size);
+	check_ok(p);
+	assert_int_equal(dpool_free(p, h3, z->off), 0);
+	assert_int_equal(dpool_free(p, fx->h, z->off), 0);
+	dpool_release_setup(DPOOL_RELEASE_STEP_DEFAULT,
+			    DPOOL_DROP_STEP_DEFAULT, NULL);
+	assert_int_equal(session_user_bytes(p, uid), 0);
+	assert_int_equal(session_user_bytes(p, other), 0);
+	check_ok(p);
+	session_free(s2);
+	close(sv[1]);
+	assert_int_equal(block_index_count(&p->blocks), 0);
+}
+
 int
 main(void)
 {
@@ -388,6 +507,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(uid_books_checked,
 			daemon_fixture_setup_open, daemon_fixture_teardown),
 		cmocka_unit_test_setup_teardown(shared_blocks_once_per_uid,
+			daemon_fixture_setup_open, daemon_fixture_teardown),
+		cmocka_unit_test_setup_teardown(holds_change_hands,
 			daemon_fixture_setup_open, daemon_fixture_teardown),
 	};
 
