@@ -158,7 +158,8 @@ UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
               test_notify test_cache_lock test_poolctl_print \
               test_pool_check test_recover test_heap_walk test_pool_acl \
                test_pool_uquota test_journal_group test_journal_keeps \
-               test_pool_evict test_pool_numa test_heap_reserve
+               test_pool_evict test_pool_numa test_heap_reserve \
+               test_uid_holds
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_poolctl_acl itest_config \
@@ -395,6 +396,9 @@ $(BUILD)/tests/test_journal_compact: $(BUILD)/daemon/journal_compact.o \
   $(BUILD)/daemon/pool_acl.o $(BUILD)/daemon/pool_uquota.o
 # The index test runs the daemon's own index of blocks.
 $(BUILD)/tests/test_block_index: $(BUILD)/daemon/block_index.o \
+  $(BUILD)/daemon/log.o
+# ... and the uid_holds test its count of uids' holds on shared blocks.
+$(BUILD)/tests/test_uid_holds: $(BUILD)/daemon/uid_holds.o \
   $(BUILD)/daemon/log.o
 # The notification sender on a socket of the test's own.
 $(BUILD)/tests/test_notify: $(BUILD)/tests/unit/test_notify.o \

@@ -172,7 +172,7 @@ uid_holds_wrong(struct dpool *p, struct block *b, char *problem, size_t len)
  * become persistent or cease to, a closed handle's references go a step
  * at a time: only a recount from the blocks can tell that it kept step.
  * And are the counts of each uid's holds on shared blocks right, and no
- * more of them than of such uids?
+ * more of them than of such uids, in a table as uid_holds.c keeps it?
  */
 static int
 uid_charges_wrong(struct dpool *p, char *problem, size_t len)
@@ -183,7 +183,12 @@ uid_charges_wrong(struct dpool *p, char *problem, size_t len)
 	struct hold *hd;
 	struct block *b;
 	uint64_t entries = 0, uids;
+	char why[200];
 
+	if (uid_holds_check(&p->uid_holds, why, sizeof(why))) {
+		snprintf(problem, len, "pool %s: %s", p->name, why);
+		return -EFAULT;
+	}
 	LIST_FOREACH(u, &p->users, entry)
 		u->check_bytes = 0;
 	LIST_FOREACH(h, &p->handles, in_pool)
