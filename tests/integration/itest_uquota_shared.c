@@ -27,10 +27,12 @@
  *       was.
  *   closed_in_steps  drop_step = 1: a connection holding 32 blocks of
  *       256 KiB that two handles of another connection of its uid
- *       retain closes, its references dropped one per loop turn: the uid
- *       holds 8 MiB all along; one of the two handles closes, in steps
- *       too, and the uid still holds 8 MiB; the last closes, and it holds
- *       nothing.  An allocation that needs the room of one block is
+ *       retain closes, its references dropped one per loop turn: once
+ *       they are (ListUsers, and a refusal of its uid, wait for them) the
+ *       uid holds 8 MiB; one of the two handles closes, in steps too,
+ *       and the uid still holds 8 MiB; the last closes, and it holds
+ *       nothing.  (What the uid holds between two steps is
+ *       test_pool_check's to see.)  An allocation that needs the room of one block is
  *       refused until the last holder has closed, and served as soon as
  *       it has, while its references wait to be dropped behind those of
  *       another pool's handle of 100,000 closed before it: the
