@@ -63,13 +63,12 @@ bound_lack(uint64_t quota, uint64_t used, uint64_t more)
  * p->user_quota_uid whose), the quota per connection being looked at
  * first, for the refusal's words.  p->quota_lack says by how much: what
  * the uid's own evictable names must give back (dispatch_refuse.c's
- * make_quota_room).  Both
- * counts hold its persistent blocks, so an eviction gives back as much
- * under each: the lack is the larger of the two bounds' lacks, or names
- * evicted for the one would leave the request refused by the other.  A
- * request that adds nothing to what the uid holds (user_more 0: a retain
- * of a block another of its handles holds) is never the user quota's to
- * refuse, even of a uid over it.
+ * make_quota_room).  Both counts hold its persistent blocks, so an
+ * eviction gives back as much under each: the lack is the larger of the
+ * two bounds' lacks, or names evicted for the one would leave the
+ * request refused by the other.  A request that adds nothing to what the
+ * uid holds (user_more 0: a retain of a block another of its handles
+ * holds) is never the user quota's to refuse, even of a uid over it.
  */
 static inline int
 dpool_quota_check_each(struct dpool *p, uid_t uid, uint64_t used,
