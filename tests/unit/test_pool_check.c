@@ -36,8 +36,9 @@
  *       lets go, then the other uid's, the table's entries for the block
  *       going with its second holder.  A block moved in steps counts its
  *       growth once from the move's start, and a zeroed one being zeroed
- *       in steps, neither of which another handle may retain meanwhile.
- *       The Check passes after each step.
+ *       in steps, neither of which another handle may retain meanwhile;
+ *       blocks of one holder make no table of holds.  The Check passes
+ *       after each step.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -468,6 +469,8 @@ holds_change_hands(void **state)
 	assert_int_equal(m->off, dst);
 	assert_int_equal(fx->h->moving, 0);
 	assert_int_equal(session_user_bytes(p, uid), m->size + next->size);
+	/* Blocks of one holder each: no table of holds was made for them. */
+	assert_null(p->uid_holds.slot);
 	check_ok(p);
 	assert_int_equal(dpool_free(p, fx->h, m->off), 0);
 	assert_int_equal(dpool_free(p, fx->h, next->off), 0);
