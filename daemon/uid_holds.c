@@ -284,8 +284,9 @@ table_check(const struct uid_holds *t, bool old, uint64_t *entries,
 					 (unsigned long long)j);
 				return -EFAULT;
 			}
-		if (!slot[i].count || !find(t, slot[i].block, slot[i].uid,
-					    &pl) || &pl.slot[pl.i] != &slot[i]) {
+		if (!slot[i].count ||
+		    !find(t, slot[i].block, slot[i].uid, &pl) ||
+		    &pl.slot[pl.i] != &slot[i]) {
 			snprintf(problem, len, "uid holds: the entry of uid "
 				 "%u at slot %llu%s counts %u, or is not "
 				 "what a look for it finds",

@@ -32,11 +32,11 @@
  *       uid holds 8 MiB; one of the two handles closes, in steps too,
  *       and the uid still holds 8 MiB; the last closes, and it holds
  *       nothing.  (What the uid holds between two steps is
- *       test_pool_check's to see.)  An allocation that needs the room of one block is
- *       refused until the last holder has closed, and served as soon as
- *       it has, while its references wait to be dropped behind those of
- *       another pool's handle of 100,000 closed before it: the
- *       allocation waits for them.
+ *       test_pool_check's to see.)  An allocation that needs the room of
+ *       one block is refused until the last holder has closed, and
+ *       served as soon as it has, while its references wait to be
+ *       dropped behind those of another pool's handle of 100,000 closed
+ *       before it: the allocation waits for them.
  *   other_uids_drops  drop_step = 1: a handle of another uid holding
  *       100,000 blocks closes, its references dropped one per loop turn;
  *       an allocation of the test's uid past its user quota meanwhile is

@@ -68,6 +68,16 @@ change(struct uid_holds *t, int odds, uint64_t *entries)
 	}
 }
 
+/* The table counts block b's holds of each uid as the model does. */
+static void
+agrees(const struct uid_holds *t, int b)
+{
+	uint32_t u;
+
+	for (u = 0; u < UIDS; u++)
+		assert_int_equal(uid_holds_count(t, BLOCK(b), u), model[b][u]);
+}
+
 static void
 agrees_with_the_model(void **state)
 {
@@ -93,10 +103,7 @@ agrees_with_the_model(void **state)
 				if (i % 1009)
 					continue;
 				for (b = 0; b < BLOCKS; b += 7)
-					for (u = 0; u < UIDS; u++)
-						assert_int_equal(uid_holds_count(
-							&t, BLOCK(b), (uint32_t)u),
-							model[b][u]);
+					agrees(&t, b);
 			}
 		}
 		for (b = 0; b < BLOCKS; b++)
