@@ -11,8 +11,10 @@
  *   - a budget in $POOLMGR_CLIENT_CACHE takes K and M (either case) as
  *     KiB and MiB; an unknown suffix leaves the default;
  *   - a block another handle retained, or a persistent one, is never kept:
- *     the free reaches the daemon and the block is never handed out again
- *     while another holds it, even when the retain came after the free;
+ *     the free reaches the daemon, which drops the handle's reference at
+ *     once (the other holder's free then ends the block), and the block is
+ *     never handed out again while another holds it, even when the retain
+ *     came after the free;
  *   - a double free of a cached block is -EINVAL and counted by the daemon;
  *   - a free of an offset inside a live block is -EINVAL, counted, and
  *     changes nothing: the block stays live and the cache as it was;
@@ -355,6 +357,57 @@ shared_blocks_are_never_cached(void **state)
 	EXPECT_RC(pool_flush(a), 0);
 	EXPECT_RC(pool_usable_size(b, x, &usable), -EINVAL);
 	assert_int_equal(stats(a).allocated_bytes, 0);
+
+	check(ca, "c");
+	pool_disconnect(cb);
+	pool_disconnect(ca);
+}
+
+/*
+ * The free of a shared block drops the freer's reference at once, not
+ * when its cache next looks at the block: the other holder's free then
+ * ends it.  Kept in the cache instead, the block would outlive its last
+ * holder, still held by a handle that let it go.  A small block with
+ * credit at hand in the freeing thread's shard (the quickest path,
+ * free_mine, would keep it), a larger one (kept in the central shard),
+ * and a persistent one.
+ */
+static void
+shared_block_free_drops_the_reference(void **state)
+{
+	struct pool_conn *ca, *cb;
+	struct pool *a, *b;
+	pool_off_t w, x, y;
+	size_t usable;
+
+	(void)state;
+	a = open_ok(&ca, "c");
+	b = open_ok(&cb, "c");
+
+	/* A block kept and taken again: a's shard has credit for x. */
+	EXPECT_RC(pool_alloc(a, 256, &w), 0);
+	EXPECT_RC(pool_free(a, w), 0);
+	assert_true(stats(a).client_cached_bytes > 0);
+	EXPECT_RC(pool_alloc(a, 256, &x), 0);
+	EXPECT_RC(pool_retain(b, x), 0);
+	EXPECT_RC(pool_free(a, x), 0);
+	EXPECT_RC(pool_usable_size(b, x, &usable), 0);
+	EXPECT_RC(pool_free(b, x), 0);
+	EXPECT_RC(pool_usable_size(b, x, &usable), -EINVAL);
+
+	/* A larger block, which a free keeps in the central shard. */
+	EXPECT_RC(pool_alloc(a, 8192, &x), 0);
+	EXPECT_RC(pool_retain(b, x), 0);
+	EXPECT_RC(pool_free(a, x), 0);
+	EXPECT_RC(pool_free(b, x), 0);
+	EXPECT_RC(pool_usable_size(b, x, &usable), -EINVAL);
+
+	/* Persistent: the pool's reference is the last once a's is gone. */
+	EXPECT_RC(pool_alloc(a, 128, &y), 0);
+	EXPECT_RC(pool_persist(a, y), 0);
+	EXPECT_RC(pool_free(a, y), 0);
+	EXPECT_RC(pool_free(b, y), 0);		/* the pool's reference */
+	EXPECT_RC(pool_usable_size(b, y, &usable), -EINVAL);
 
 	check(ca, "c");
 	pool_disconnect(cb);
@@ -2689,6 +2742,7 @@ main(void)
 		CACHE_TEST(killed_client_cached_blocks_reclaimed),
 		CACHE_TEST(cache_stays_within_its_budget),
 		CACHE_TEST(shared_blocks_are_never_cached),
+		CACHE_TEST(shared_block_free_drops_the_reference),
 		CACHE_TEST(double_free_of_a_cached_block_is_counted),
 		CACHE_TEST(free_of_no_block_changes_nothing),
 		CACHE_TEST(slack_is_given_back_when_the_pool_is_full),
