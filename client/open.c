@@ -105,6 +105,14 @@ client_check_fd(int fd, uint64_t size, int read_only)
 		return -EPROTO;
 	if ((flags = fcntl(fd, F_GETFL)) == -1)
 		return -EPROTO;
+	/*
+	 * The two checks of the mode are also made by mmap in client_map,
+	 * which refuses a shared mapping of a descriptor not open for
+	 * reading, or a writable one of a descriptor not open for writing
+	 * (EACCES, so -EPROTO): here the lie is refused before anything is
+	 * reserved or mapped, whatever else mapping the size announced could
+	 * fail for first (no address space for it: -ENOMEM).
+	 */
 	if ((flags & O_ACCMODE) == O_WRONLY)
 		return -EPROTO;
 	if (!read_only && (flags & O_ACCMODE) != O_RDWR)

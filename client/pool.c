@@ -72,6 +72,11 @@ int
 client_check_block(struct pool *p, const Poolmgr__AllocReply *a,
     uint64_t want, uint64_t align)
 {
+	/*
+	 * An offset past the end would wrap the subtraction.  One at the end
+	 * is refused by the usable size alone, whatever it says (more than
+	 * the 0 bytes left, or 0, no block): the >= says what is meant.
+	 */
 	if (a->offset >= p->size || a->usable_size > p->size - a->offset)
 		return -EPROTO;
 	if (a->usable_size < want || a->usable_size == 0)
