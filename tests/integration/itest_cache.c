@@ -15,6 +15,8 @@
  *     once (the other holder's free then ends the block), and the block is
  *     never handed out again while another holds it, even when the retain
  *     came after the free;
+ *   - a freed block between two size classes serves the one below its
+ *     size: a request of the one above gets a block that holds it all;
  *   - a double free of a cached block is -EINVAL and counted by the daemon;
  *   - a free of an offset inside a live block is -EINVAL, counted, and
  *     changes nothing: the block stays live and the cache as it was;
@@ -412,6 +414,52 @@ shared_block_free_drops_the_reference(void **state)
 	check(ca, "c");
 	pool_disconnect(cb);
 	pool_disconnect(ca);
+}
+
+/* ---- size classes ------------------------------------------------------- */
+
+/*
+ * Above 512 bytes the classes are four to a doubling, and a block the
+ * program asked for at its own size falls between two: freed, it serves
+ * the class below its size, never the one above.  So a request of that
+ * class above gets a block the daemon says holds it all, not the freed
+ * one, which would end short of what the program writes.  A block kept
+ * in a thread's shard (700 bytes, between the classes of 640 and 768)
+ * and one kept in the central shard (5000, between 4096 and 5120).
+ */
+static void
+freed_block_serves_the_class_below_its_size(void **state)
+{
+	static const size_t sizes[][2] = {{700, 768}, {5000, 5120}};
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t x, y;
+	size_t usable;
+	unsigned i;
+
+	(void)state;
+	p = open_ok(&c, "c");
+	for (i = 0; i < 2; i++) {
+		EXPECT_RC(pool_set_cache(p, 1 << 20), 0);
+		EXPECT_RC(pool_alloc(p, sizes[i][0], &x), 0);
+		EXPECT_RC(pool_usable_size(p, x, &usable), 0);
+		/* Else the block is of the class above: nothing to see. */
+		assert_true(usable < sizes[i][1]);
+		EXPECT_RC(pool_free(p, x), 0);
+		EXPECT_RC(pool_alloc(p, sizes[i][1], &y), 0);
+		/* No longer tracked: the daemon answers for y. */
+		EXPECT_RC(pool_set_cache(p, 0), 0);
+		EXPECT_RC(pool_usable_size(p, y, &usable), 0);
+		if (usable < sizes[i][1])
+			fail_msg("pool_alloc(%zu) got %#" PRIx64 ", a block of "
+				 "%zu bytes (the one freed at %#" PRIx64 ")",
+				 sizes[i][1], y, usable, x);
+		EXPECT_RC(pool_free(p, y), 0);
+	}
+	assert_int_equal(stats(p).allocated_bytes, 0);
+	check(c, "c");
+	pool_close(p);
+	pool_disconnect(c);
 }
 
 /* ---- bad frees ---------------------------------------------------------- */
@@ -2743,6 +2791,7 @@ main(void)
 		CACHE_TEST(cache_stays_within_its_budget),
 		CACHE_TEST(shared_blocks_are_never_cached),
 		CACHE_TEST(shared_block_free_drops_the_reference),
+		CACHE_TEST(freed_block_serves_the_class_below_its_size),
 		CACHE_TEST(double_free_of_a_cached_block_is_counted),
 		CACHE_TEST(free_of_no_block_changes_nothing),
 		CACHE_TEST(slack_is_given_back_when_the_pool_is_full),
