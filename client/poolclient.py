@@ -1414,7 +1414,8 @@ class Pool(_Closing):
                         p, bname, after, part, flags, ctypes.byref(out),
                         ctypes.byref(usable), ctypes.byref(gen),
                         ctypes.byref(took))
-                self._wait_parts(ask, ms, "no newer name")
+                # The daemon's words name the name and the pool.
+                self._wait_parts(ask, ms, "no newer name", use_said=True)
             found = Lookup(out.value, usable.value, gen.value)
         except BaseException:
             # A signal's exception can come as a part that retained
@@ -1433,7 +1434,7 @@ class Pool(_Closing):
             raise
         return found
 
-    def _wait_parts(self, ask, ms, what, last_try=False):
+    def _wait_parts(self, ask, ms, what, last_try=False, use_said=None):
         """ask(timeout_ms, more) for the parts of a wait of ms, the same
         request each time (more: another part follows if this one runs
         out): a part that ran out before the deadline is
@@ -1442,7 +1443,9 @@ class Pool(_Closing):
         allocated, at most once).  what is what did not come in time.
         last_try: a part that runs out as the deadline passes is followed
         by ask(1, False) (an alloc's last part, which a lookup's would
-        not be: it takes any generation).  A close of
+        not be: it takes any generation).  use_said (None: last_try):
+        the error's words are the daemon's for the last part, made the
+        wait's (_whole_wait).  A close of
         the pool or its connection, which waits for this call, ends the
         wait with EBADF at the end of a part."""
         if ms == 0:
@@ -1465,8 +1468,10 @@ class Pool(_Closing):
             if rc != -_errno.ETIMEDOUT:
                 return _wait_ended(rc, ms)
             said = _lib.pool_last_message(rc) or b""
+        if use_said is None:
+            use_said = last_try
         raise PoolError(-_errno.ETIMEDOUT, "the wait ran out: " +
-                        _whole_wait(said, what, ms, last_try))
+                        _whole_wait(said, what, ms, use_said))
 
     def unpublish(self, name):
         """Remove the name and its reference to its block."""
