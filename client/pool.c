@@ -613,15 +613,21 @@ client_alloc_wait_once(struct pool *p, const struct client_alloc_wait *aw,
 	al.wait_ms = wait_ms;
 	al.wait_part = part;
 	al.persist = aw->persist;
-	error = client_alloc_send(p, &al, aw->size, aw->align, aw->zero, 1,
-	    aw->out, &usable, &persisted);
 	/*
-	 * A wait answered: the daemon took back, or let go of, the place an
-	 * earlier part kept, and keeps one now only if this part ran out.
+	 * A wait takes back, or lets go of, the place an earlier part kept
+	 * as soon as the daemon reads it: from then on there is none to say
+	 * over.  A WaitOver another thread's cache hit sent meanwhile would
+	 * stand behind this wait (replies come in the order of requests),
+	 * that hit kept waiting as long, and then let go of the place this
+	 * part may keep.  Once answered, the daemon keeps one only if this
+	 * part ran out.
 	 */
 	if (wait_ms != 0 && !retry)
-		__atomic_store_n(&p->part_kept, part && error == -ETIMEDOUT,
-		    __ATOMIC_RELAXED);
+		__atomic_store_n(&p->part_kept, 0, __ATOMIC_RELAXED);
+	error = client_alloc_send(p, &al, aw->size, aw->align, aw->zero, 1,
+	    aw->out, &usable, &persisted);
+	if (wait_ms != 0 && !retry && part && error == -ETIMEDOUT)
+		__atomic_store_n(&p->part_kept, 1, __ATOMIC_RELAXED);
 	if (error == 0 && !aw->persist)
 		cache_track(p, *aw->out, usable);
 	else if (error == 0 && !persisted)
@@ -666,8 +672,9 @@ client_alloc_persist(struct pool *p, const struct client_alloc_wait *aw)
  * a second, the handle's next wait of the same size, a new allocation,
  * would take that place back, ahead of those that came after the part.
  * Only then: a cache hit otherwise costs one load.  A refill that served
- * the part let the place go already, and this finds none.  The answer
- * changes nothing for the caller, whose block it is either way.
+ * the part let the place go already, and this finds none.  The flag is a
+ * hint about the daemon's books, and publishes no memory: relaxed.  The
+ * answer changes nothing for the caller, whose block it is either way.
  */
 static void
 client_wait_over(struct pool *p)

@@ -3621,6 +3621,123 @@ refill_behind_bounded(void **state)
 	full_end(&f, true);
 }
 
+/* ---- cache_hit_beside_a_part ------------------------------------------ */
+
+/*
+ *   cache_hit_beside_a_part  a caching handle's first part runs out, its
+ *       place kept; its next part waits in a thread of its own, and a
+ *       block freed into its cache meanwhile serves another allocation of
+ *       the handle at once, while that part still waits (before, the hit
+ *       said WaitOver for the first part, which stood behind the waiting
+ *       part until room came for it).
+ */
+
+/* The other thread's part of cached_beside_a_part: it waits for room. */
+struct part_beside {
+	struct pool *p;
+	size_t size;
+	struct got g;
+};
+
+static void *
+part_beside(void *arg)
+{
+	struct part_beside *pb = arg;
+	pool_off_t off = POOL_OFF_NONE;
+	uint64_t start = harness_now_ms();
+	int rc;
+
+	rc = pool_alloc_wait(pb->p, pb->size, 0, POOL_ALLOC_PART,
+			     LONG_WAIT_MS, &off);
+	pb->g = got_of(rc, off, start);
+	return NULL;
+}
+
+/*
+ * In a child: as cached_parts, its first part of w->timeout_ms runs out
+ * at a first byte, and is reported; then its next part waits in a thread
+ * of its own.  At a second byte (the daemon has that part waiting) it
+ * frees its block into its cache and asks a wait of the same size, which
+ * the cache serves, and reports it; then what the part got once room came.
+ */
+static int
+cached_beside_a_part(void *arg)
+{
+	struct want *w = arg;
+	pool_off_t mine = POOL_OFF_NONE, off = POOL_OFF_NONE;
+	struct part_beside pb;
+	struct pool_conn *c;
+	struct pool *p;
+	pthread_t t;
+	struct got g;
+	char go;
+	int rc;
+
+	if ((rc = want_open(w, 4 * MiB, &c, &p)))
+		return rc;
+	CHECK_RC(pool_alloc(p, w->size, &mine), 0, 5);
+	CHECK(harness_read_full(w->stop, &go, 1) == 0, 6);
+	rc = pool_alloc_wait(p, w->size, 0, POOL_ALLOC_PART, w->timeout_ms,
+			     &off);
+	g = got_of(rc, off, harness_now_ms());
+	CHECK(harness_write_full(w->report, &g, sizeof(g)) == 0, 7);
+	pb.p = p;
+	pb.size = w->size;
+	CHECK(pthread_create(&t, NULL, part_beside, &pb) == 0, 8);
+	CHECK(harness_read_full(w->stop, &go, 1) == 0, 9);
+	CHECK_RC(pool_free(p, mine), 0, 10);
+	rc = pool_alloc_wait(p, w->size, 0, 0, LONG_WAIT_MS, &off);
+	g = got_of(rc, off, harness_now_ms());
+	CHECK(g.rc != 0 || g.off == mine, 11);
+	CHECK(harness_write_full(w->report, &g, sizeof(g)) == 0, 12);
+	CHECK(pthread_join(t, NULL) == 0, 13);
+	return report_and_hold(w, &pb.g, c, p);
+}
+
+static void
+cache_hit_beside_a_part(void **state)
+{
+	static struct full f;
+	struct pool_create_opts o = {.max_size = CACHE_PARTS_POOL};
+	struct want w = {.pool = "hitbeside", .size = BLOCK,
+			 .timeout_ms = KEPT_PART_MS};
+	struct pollfd pf = {.events = POLLIN};
+	uint64_t until = harness_now_ms() + LOG_WAIT_MS;
+	struct waiter k;
+	struct got g;
+
+	(void)state;
+	EXPECT_RC(pool_create(conn, "hitbeside", &o), 0);
+	waiter_start_fn(&k, &w, cached_beside_a_part);
+	while (harness_stats_of(conn, "hitbeside").live_blocks == 0) {
+		if (harness_now_ms() > until)
+			fail_msg("the caching waiter's block never came");
+		harness_sleep_ms(10);
+	}
+	full_make(&f, "hitbeside", 0, BLOCK);
+	assert_int_equal(harness_write_full(k.stop, "g", 1), 0);
+	g = waiter_got(&k);
+	if (g.rc != -ETIMEDOUT)
+		fail_msg("the first part: %d (%s)", g.rc, pool_strerror(g.rc));
+	/* Its next part waits: the second wait the daemon logs of it. */
+	wait_logged(k.pid, 1);
+	assert_int_equal(harness_write_full(k.stop, "g", 1), 0);
+	pf.fd = k.from;
+	if (poll(&pf, 1, LOG_WAIT_MS) < 1)
+		fail_msg("a block in the cache waited for another thread's "
+			 "part to be answered");
+	g = waiter_got(&k);
+	if (g.rc != 0)
+		fail_msg("the cache hit: %d (%s) %s", g.rc,
+			 pool_strerror(g.rc), g.message);
+	unanswered(&k, "the part beside the cache hit");
+	(void)full_free(&f, 0);
+	(void)served(&k);
+	harness_expect_checked(conn, "hitbeside");
+	waiter_end(&k);
+	full_end(&f, true);
+}
+
 int
 main(void)
 {
@@ -3672,6 +3789,7 @@ main(void)
 		cmocka_unit_test(batch_behind),
 		cmocka_unit_test(kept_place_let_go_by_the_cache),
 		cmocka_unit_test(refill_behind_bounded),
+		cmocka_unit_test(cache_hit_beside_a_part),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
