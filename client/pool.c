@@ -97,6 +97,19 @@ client_check_block(struct pool *p, const Poolmgr__AllocReply *a,
 }
 
 /*
+ * A block served by the daemon (an Alloc or an AllocBatch answered with
+ * one): it let go of the place a wait part of the connection kept, so a
+ * cache hit after it has none to say over, and sends no WaitOver (a
+ * round trip for nothing, after every refill that served a part).
+ */
+static void
+client_kept_served(struct pool *p)
+{
+	if (__atomic_load_n(&p->part_kept, __ATOMIC_RELAXED))
+		__atomic_store_n(&p->part_kept, 0, __ATOMIC_RELAXED);
+}
+
+/*
  * Alloc{size, align, zero, nmemb} on handle p, with what the caller set
  * in al besides (a wait, persist).  nmemb is 1 for a plain allocation:
  * the daemon multiplies it only with zero, but 1 reads right either way.
@@ -121,6 +134,7 @@ client_alloc_send(struct pool *p, Poolmgr__Alloc *al, uint64_t size,
 	error = client_call(p, &req, POOLMGR__REPLY__BODY_ALLOC, &reply);
 	if (error != 0)
 		return error;
+	client_kept_served(p);
 
 	/* The caller checked that size * nmemb does not overflow. */
 	error = client_check_block(p, reply->alloc, size * nmemb, align);
@@ -374,6 +388,7 @@ client_alloc_batch_send(struct pool *p, size_t n, const uint64_t *sizes,
 	error = client_call(p, &req, POOLMGR__REPLY__BODY_ALLOC_BATCH, &reply);
 	if (error != 0)
 		goto out;
+	client_kept_served(p);
 	/* Every block must be where a block can be, as for pool_alloc. */
 	if (reply->alloc_batch->n_offsets != n ||
 	    reply->alloc_batch->n_usable_sizes != n)

@@ -3738,6 +3738,105 @@ cache_hit_beside_a_part(void **state)
 	full_end(&f, true);
 }
 
+/* ---- refill_after_a_part --------------------------------------------- */
+
+/*
+ *   refill_after_a_part  a caching handle's parts run out, its place
+ *       kept; room for one block made, its next part is served by a
+ *       refill, which let the place go: the part costs the refill alone
+ *       (before, a WaitOver followed it, a round trip for a place the
+ *       daemon no longer kept).
+ */
+
+/* The daemon's requests answered so far, asked on c. */
+static uint64_t
+requests_answered(struct pool_conn *c)
+{
+	struct pool_daemon_stats ds;
+
+	if (pool_daemon_stats(c, &ds) != 0)
+		return 0;
+	return ds.requests_total;
+}
+
+/*
+ * In a child: as cached_parts, its parts of w->timeout_ms run out at a
+ * first byte, and the last is reported.  At a second (room made for a block,
+ * nobody waiting) it asks its next part, and reports in g.off how many
+ * requests the daemon answered for it: those across the part, less those
+ * across a pool_daemon_stats alone (the test's process asks nothing
+ * meanwhile).
+ */
+static int
+refilled_part(void *arg)
+{
+	struct want *w = arg;
+	pool_off_t mine = POOL_OFF_NONE, off = POOL_OFF_NONE;
+	uint64_t a, b, z;
+	struct pool_conn *c;
+	struct pool *p;
+	struct got g;
+	char go;
+	int rc;
+
+	if ((rc = want_open(w, 4 * MiB, &c, &p)))
+		return rc;
+	CHECK_RC(pool_alloc(p, w->size, &mine), 0, 5);
+	CHECK(harness_read_full(w->stop, &go, 1) == 0, 6);
+	/* The first part's refill is refused, and the next skips its own
+	 * (CACHE_BEHIND_SKIP_MAX's backoff): two parts, the second's rc. */
+	(void)pool_alloc_wait(p, w->size, 0, POOL_ALLOC_PART, w->timeout_ms,
+			      &off);
+	rc = pool_alloc_wait(p, w->size, 0, POOL_ALLOC_PART, w->timeout_ms,
+			     &off);
+	g = got_of(rc, off, harness_now_ms());
+	CHECK(harness_write_full(w->report, &g, sizeof(g)) == 0, 7);
+	CHECK(harness_read_full(w->stop, &go, 1) == 0, 8);
+	CHECK((z = requests_answered(c)) != 0, 9);
+	CHECK((a = requests_answered(c)) != 0, 10);
+	rc = pool_alloc_wait(p, w->size, 0, POOL_ALLOC_PART, LONG_WAIT_MS,
+			     &off);
+	CHECK((b = requests_answered(c)) != 0, 11);
+	g = got_of(rc, off, harness_now_ms());
+	g.off = (b - a) - (a - z);
+	return report_and_hold(w, &g, c, p);
+}
+
+static void
+refill_after_a_part(void **state)
+{
+	static struct full f;
+	struct pool_create_opts o = {.max_size = CACHE_PARTS_POOL};
+	struct want w = {.pool = "refillpart", .size = BLOCK,
+			 .timeout_ms = KEPT_PART_MS};
+	uint64_t until = harness_now_ms() + LOG_WAIT_MS;
+	struct waiter k;
+	struct got g;
+
+	(void)state;
+	EXPECT_RC(pool_create(conn, "refillpart", &o), 0);
+	waiter_start_fn(&k, &w, refilled_part);
+	while (harness_stats_of(conn, "refillpart").live_blocks == 0) {
+		if (harness_now_ms() > until)
+			fail_msg("the caching waiter's block never came");
+		harness_sleep_ms(10);
+	}
+	full_make(&f, "refillpart", 0, BLOCK);
+	assert_int_equal(harness_write_full(k.stop, "g", 1), 0);
+	g = waiter_got(&k);
+	if (g.rc != -ETIMEDOUT)
+		fail_msg("the first part: %d (%s)", g.rc, pool_strerror(g.rc));
+	(void)full_free(&f, 0);
+	assert_int_equal(harness_write_full(k.stop, "g", 1), 0);
+	g = served(&k);
+	if (g.off != 1)
+		fail_msg("the part a refill served made %llu requests, not "
+			 "the refill alone", (unsigned long long)g.off);
+	harness_expect_checked(conn, "refillpart");
+	waiter_end(&k);
+	full_end(&f, true);
+}
+
 int
 main(void)
 {
@@ -3790,6 +3889,7 @@ main(void)
 		cmocka_unit_test(kept_place_let_go_by_the_cache),
 		cmocka_unit_test(refill_behind_bounded),
 		cmocka_unit_test(cache_hit_beside_a_part),
+		cmocka_unit_test(refill_after_a_part),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
