@@ -91,8 +91,9 @@
  *                            fresh from the file);
  *   keep_twice_loses_its_pool_alone  the same, both of pool a's size,
  *                            beside pool b and its persisted block: b
- *                            comes back, a is left out and logged (the
- *                            journal was refused whole, and b with it);
+ *                            comes back, a is left out and logged, both
+ *                            its memfds out of the store (the journal
+ *                            was refused whole, and b with it);
  *   acl_set_whole_or_none    a crash (fail_grow.so) between the records
  *                            of one SetPool, its mode and its list: the
  *                            pool recovers with both as they were, or
@@ -740,6 +741,9 @@ keep_twice_loses_its_pool_alone(void **state)
 		fail_msg("pool b not recovered beside pool a left out");
 	}
 	expect_live_blocks(st, 0);	/* a: made fresh from the file */
+	/* Neither of a's old memfds stays in the store: its fresh memory
+	 * is kept under a number above them. */
+	wait_removed(st, "keep.1");
 	EXPECT_RC(pool_connect(st->sock, &c), 0);
 	EXPECT_RC(pool_open(c, "b", &b), 0);
 	expect_bytes(b, pb, 70000, 'r');
