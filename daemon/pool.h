@@ -760,6 +760,12 @@ bool dpool_release_passed(uint64_t mark);
  * destroyed. */
 void dpool_release_forget(struct dpool *p);
 /*
+ * For Check: the closed handles of p still dropping their references (the
+ * p->closing that the queue holds), one a call from *at (NULL at first),
+ * NULL after the last.  A walk of the whole queue.
+ */
+struct handle *dpool_closing_next(const struct dpool *p, const void **at);
+/*
  * Close a destroyed pool's memfd, whose last close may free gigabytes:
  * on the closer's thread (closer.c), or at once with release_step 0 or
  * once the daemon is stopping.  Takes fd.

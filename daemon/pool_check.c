@@ -6,8 +6,8 @@
  * recounted here from the blocks: the open handles' cached bytes, the
  * index of blocks, each block's holds and share bit, its names, the
  * references and persist charges per uid, what each uid holds (each
- * block once) and its count of holds on each shared block, and the
- * record chunks.  A walk
+ * block once) and its count of holds on each shared block, its closed
+ * handles still dropping references, and the record chunks.  A walk
  * over every block: meant for a check, never for a request's path.  It
  * changes nothing, and reads no page of the share map but blocks' own
  * bits (a read of a page nobody wrote would make the kernel allocate it).
@@ -229,6 +229,58 @@ uid_charges_wrong(struct dpool *p, char *problem, size_t len)
 }
 
 /*
+ * Is each closed handle still dropping references counted where it
+ * should be: on the account of a uid of the pool, by that uid's count of
+ * closing handles and the pool's?  An account counting one too many
+ * would never go, and a refusal of its uid's user quota would wait for
+ * drops that never come; one too few would go with references left.
+ */
+static int
+closing_wrong(struct dpool *p, char *problem, size_t len)
+{
+	uint64_t stamp = user_stamp_next();
+	const void *at = NULL;
+	struct user_account *u;
+	struct handle *h;
+	uint32_t n = 0;
+
+	LIST_FOREACH(u, &p->users, entry) {
+		u->stamp = stamp;
+		u->check_closing = 0;
+	}
+	while ((h = dpool_closing_next(p, &at))) {
+		if (h->session || !h->nrefs || !h->user ||
+		    h->user->stamp != stamp) {
+			snprintf(problem, len, "pool %s: a closed handle "
+				 "dropping %llu reference%s counts on %s",
+				 p->name, (unsigned long long)h->nrefs,
+				 log_plural(h->nrefs), h->session ?
+				 "a session still" : "no uid's account of "
+				 "the pool");
+			return -EFAULT;
+		}
+		h->user->check_closing++;
+		n++;
+	}
+	if (n != p->closing) {
+		snprintf(problem, len, "pool %s: %u closed handle%s dropping "
+			 "references, the books say %u", p->name, n,
+			 log_plural(n), p->closing);
+		return -EFAULT;
+	}
+	LIST_FOREACH(u, &p->users, entry)
+		if (u->nclosing != u->check_closing) {
+			snprintf(problem, len, "pool %s: uid %u has %u closed "
+				 "handle%s dropping references, its account "
+				 "counts %u", p->name, (unsigned)u->uid,
+				 u->check_closing,
+				 log_plural(u->check_closing), u->nclosing);
+			return -EFAULT;
+		}
+	return 0;
+}
+
+/*
  * Are the counts the statistics read without a walk (nrefs, the charges'
  * blocks) what the blocks say?  0, or -EFAULT with the problem.
  */
@@ -342,6 +394,7 @@ dpool_check(struct dpool *p, char *problem, size_t len)
 	}
 	if (dpool_names_check(p, named, problem, len) ||
 	    counts_wrong(p, problem, len) ||
+	    closing_wrong(p, problem, len) ||
 	    uid_charges_wrong(p, problem, len) ||
 	    records_check(&block_records, problem, len) ||
 	    records_check(&ref_records, problem, len) ||

@@ -720,6 +720,20 @@ dpool_release_step(void)
 	return !TAILQ_EMPTY(&queue);
 }
 
+struct handle *
+dpool_closing_next(const struct dpool *p, const void **at)
+{
+	const struct releasing *r = *at;
+
+	for (r = r ? TAILQ_NEXT(r, entry) : TAILQ_FIRST(&queue); r;
+	     r = TAILQ_NEXT(r, entry))
+		if (r->pool == p && r->kind == RELEASE_HANDLE) {
+			*at = r;
+			return r->handle;
+		}
+	return NULL;
+}
+
 void
 dpool_release_forget(struct dpool *p)
 {

@@ -79,6 +79,7 @@ struct user_account {
 	uint64_t bytes;
 	uint64_t check_bytes;	/* dpool_check's recount */
 	uint32_t check_handles;
+	uint32_t check_closing;
 	uint32_t check_holds;	/* ... of its holds on one block */
 	uint64_t stamp;		/* the walk of a block's holds that last met
 				 * it (user_stamp_next) */

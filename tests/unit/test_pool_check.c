@@ -39,6 +39,14 @@
  *       in steps, neither of which another handle may retain meanwhile;
  *       blocks of one holder make no table of holds.  The Check passes
  *       after each step.
+ *   closing_counted_once  a handle closed with drop_step 1, dropping its
+ *       three references a step at a time: its uid's count of closing
+ *       handles one off either way, the pool's, or the handle counted on
+ *       an account that is not the pool's, fails the Check with the uid
+ *       or the handle's references named; each put back, it passes after
+ *       every step.  Once the last reference is dropped, a count of one
+ *       closing handle on the uid's account (kept by its open handle)
+ *       fails it too.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -497,6 +505,81 @@ holds_change_hands(void **state)
 	assert_int_equal(block_index_count(&p->blocks), 0);
 }
 
+/*
+ * The Check with *count changed by d: it fails, and its problem has want
+ * in it; the count is put back first, as in check_fails_counted.
+ */
+static void
+check_fails_off(struct dpool *p, uint32_t *count, int d, const char *want)
+{
+	char problem[256];
+	int rc;
+
+	*count += (uint32_t)d;
+	rc = dpool_check(p, problem, sizeof(problem));
+	*count -= (uint32_t)d;
+	assert_int_equal(rc, -EFAULT);
+	if (!strstr(problem, want))
+		fail_msg("no \"%s\" in: %s", want, problem);
+}
+
+static void
+closing_counted_once(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	struct dpool *p = fx->p;
+	uid_t uid = fx->s->uid;
+	struct user_account *u, stray;
+	struct handle *h2;
+	struct block *b;
+	char want[128];
+	int i;
+
+	assert_non_null(h2 = session_open(fx->s, p, false));
+	for (i = 0; i < 3; i++)
+		assert_int_equal(dpool_alloc(p, h2, 4096, 0, false, 0, &b), 0);
+	u = h2->user;
+	dpool_release_setup(DPOOL_RELEASE_STEP_DEFAULT, 1, no_queue_call);
+	session_close(fx->s, h2);
+	assert_int_equal(p->closing, 1);
+	assert_int_equal(u->nclosing, 1);
+	check_ok(p);
+
+	snprintf(want, sizeof(want), "pool p: uid %u has 1 closed handle "
+		 "dropping references, its account counts 2", (unsigned)uid);
+	check_fails_off(p, &u->nclosing, 1, want);
+	snprintf(want, sizeof(want), "pool p: uid %u has 1 closed handle "
+		 "dropping references, its account counts 0", (unsigned)uid);
+	check_fails_off(p, &u->nclosing, -1, want);
+	check_fails_off(p, &p->closing, 1, "pool p: 1 closed handle dropping "
+			"references, the books say 2");
+	/* Its uid's account, but not the pool's. */
+	stray = *u;
+	h2->user = &stray;
+	check_fails(p, "pool p: a closed handle dropping 3 references counts "
+		    "on no uid's account of the pool");
+	h2->user = u;
+	check_ok(p);
+
+	while (p->closing) {
+		check_ok(p);
+		(void)dpool_release_step();
+	}
+	check_ok(p);
+	assert_int_equal(u->nclosing, 0);
+	/* The fixture's open handle keeps the account, none closing. */
+	snprintf(want, sizeof(want), "pool p: uid %u has 0 closed handles "
+		 "dropping references, its account counts 1", (unsigned)uid);
+	check_fails_off(p, &u->nclosing, 1, want);
+	check_ok(p);
+	while (dpool_release_step())
+		;
+	dpool_release_setup(DPOOL_RELEASE_STEP_DEFAULT,
+			    DPOOL_DROP_STEP_DEFAULT, NULL);
+	assert_int_equal(block_index_count(&p->blocks), 0);
+	check_ok(p);
+}
+
 int
 main(void)
 {
@@ -512,6 +595,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(shared_blocks_once_per_uid,
 			daemon_fixture_setup_open, daemon_fixture_teardown),
 		cmocka_unit_test_setup_teardown(holds_change_hands,
+			daemon_fixture_setup_open, daemon_fixture_teardown),
+		cmocka_unit_test_setup_teardown(closing_counted_once,
 			daemon_fixture_setup_open, daemon_fixture_teardown),
 	};
 
