@@ -470,6 +470,8 @@ $(FAIL_MALLOC): tests/integration/fail_malloc.c
 $(BUILD)/tests/itest_nomem $(BUILD)/tests/itest_journal_env: | $(FAIL_MALLOC)
 # Its reservations out of memory run under it (the plain build).
 $(BUILD)/tests/test_heap_restore: | $(FAIL_MALLOC)
+# ... and a retain refused for want of a holder's record.
+$(BUILD)/tests/test_pool_check: | $(FAIL_MALLOC)
 
 $(FAIL_GROW): tests/integration/fail_grow.c
 	@mkdir -p $(dir $@)

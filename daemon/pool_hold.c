@@ -352,8 +352,11 @@ uid_holds_needed(struct dpool *p, struct block *b, uid_t uid)
 
 /*
  * h holds b: in b's own hold if nobody does, else in a struct ref.  The
- * room for the holds' counts first: a table grown when the record is then
- * lacking changes nothing anyone sees.
+ * record first, then the room for the holds' counts, so that a refusal
+ * leaves what it took where it came from: a record given back stays in
+ * its chunk (a spare chunk at most, records.c), where a table of holds
+ * grown for a record that was then lacking stayed larger, or was made
+ * with no entry and stayed, until the pool's next shared block.
  */
 int
 ref_add(struct block *b, struct handle *h)
@@ -368,10 +371,13 @@ ref_add(struct block *b, struct handle *h)
 			evict_held(h->pool, b);
 		hd->handle_bits = (uintptr_t)h | HOLD_INLINE;
 	} else {
-		if (uid_holds_reserve(&p->uid_holds,
-				      uid_holds_needed(p, b, h->user->uid)) ||
-		    !(r = records_take(&ref_records)))
+		if (!(r = records_take(&ref_records)))
 			return -ENOMEM;
+		if (uid_holds_reserve(&p->uid_holds,
+				      uid_holds_needed(p, b, h->user->uid))) {
+			records_give(&ref_records, r);
+			return -ENOMEM;
+		}
 		first_of_uid = uid_hold_add(p, b, h->user->uid);
 		h->pool->nrefs++;
 		r->block = b;
