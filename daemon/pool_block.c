@@ -316,6 +316,14 @@ dpool_move_end(struct dpool *p, struct block *b, uint64_t dst)
 		    heap_free(p->heap, dst))
 			fatalx("pool %s: engine refused to free moved block "
 			       "0x%llx", p->name, (unsigned long long)dst);
+		/*
+		 * Mostly block_maybe_free's word says it too: it frees b at
+		 * once and tells of room, or both places go in steps and
+		 * their last steps tell (release_finish).  But with no
+		 * memory for dst's record dst was freed at once while b's
+		 * may go in steps: then this is the word of dst's room,
+		 * which b's last step would give only turns later.
+		 */
 		dpool_room(p);
 		block_maybe_free(p, b, true);
 		return;
