@@ -377,7 +377,10 @@ shrink_in_steps(struct dpool *p, struct block *b, uint64_t size)
  * holding b through several open handles pays the growth once per hold
  * under its quota per connection; its uid pays it once under the user
  * quota, which counts b once however many of its handles hold it.  A
- * persistent block's persister pays it once.
+ * persistent block's persister pays it once.  The other sessions and
+ * uids holding b are charged the growth unchecked (docs/protocol.md): a
+ * check of each would let a holder near its quota refuse the asker,
+ * whose eviction and wait could make no room under it.
  */
 static int
 growth_check(struct dpool *p, struct handle *h, struct block *b,

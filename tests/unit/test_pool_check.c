@@ -56,6 +56,13 @@
  *       the refused hold stayed, empty, while the room came first); the
  *       Check passes, and with the records back the retain is counted.
  *       Skipped under AddressSanitizer, whose mappings come first.
+ *   growth_charges_other_uids  under a user quota of 256 KiB, a block
+ *       of 128 KiB that another uid holds too, beside 128 KiB of its
+ *       own: grown in place to 192 KiB through the fixture's handle,
+ *       whose uid it fits, it takes the other uid to 320 KiB, past its
+ *       quota, which only the asking uid's check could have refused
+ *       (docs/protocol.md says so).  The Check passes; the other uid's
+ *       next allocation is refused until it lets go of the block.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -593,6 +600,58 @@ closing_counted_once(void **state)
 	check_ok(p);
 }
 
+static void
+growth_charges_other_uids(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	struct dpool *p = fx->p;
+	uid_t uid = fx->s->uid, other = uid + 1;
+	struct block *mine, *b, *out, *x;
+	struct handle *h3;
+	struct session *s2;
+	uint64_t dst;
+	int sv[2];
+
+	p->user_quota = 256 << 10;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_non_null(s2 = session_new(sv[0]));
+	s2->uid = other;
+	assert_non_null(h3 = session_open(s2, p, false));
+	assert_int_equal(dpool_alloc(p, h3, 128 << 10, 0, false, 0, &mine),
+			 0);
+	assert_int_equal(dpool_alloc(p, fx->h, 128 << 10, 0, false, 0, &b),
+			 0);
+	assert_int_equal(dpool_retain(p, h3, b->off, 0), 0);
+	assert_int_equal(session_user_bytes(p, other), 256 << 10);
+	/* At its quota: nothing more of its own. */
+	assert_int_equal(dpool_alloc(p, h3, 4096, 0, false, 0, &x), -EDQUOT);
+	check_ok(p);
+
+	/* The fixture's uid fits the growth; the other is charged it too. */
+	assert_int_equal(dpool_realloc(p, fx->h, b->off, 192 << 10, 0, false,
+				       &out, &dst), 0);
+	assert_ptr_equal(out, b);
+	assert_int_equal(b->size, 192 << 10);
+	assert_int_equal(session_user_bytes(p, uid), 192 << 10);
+	assert_int_equal(session_user_bytes(p, other), 320 << 10);
+	check_ok(p);
+	assert_int_equal(dpool_alloc(p, h3, 4096, 0, false, 0, &x), -EDQUOT);
+
+	/* Its own hold of the block let go, it is back under its quota. */
+	assert_int_equal(dpool_free(p, h3, b->off), 0);
+	assert_int_equal(session_user_bytes(p, other), 128 << 10);
+	assert_int_equal(dpool_alloc(p, h3, 4096, 0, false, 0, &x), 0);
+	check_ok(p);
+	assert_int_equal(dpool_free(p, h3, x->off), 0);
+	assert_int_equal(dpool_free(p, h3, mine->off), 0);
+	assert_int_equal(dpool_free(p, fx->h, b->off), 0);
+	p->user_quota = 0;
+	session_free(s2);
+	close(sv[1]);
+	check_ok(p);
+	assert_int_equal(block_index_count(&p->blocks), 0);
+}
+
 #define NOMEM_FLAG "--retain-nomem"
 
 /*
@@ -718,6 +777,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(closing_counted_once,
 			daemon_fixture_setup_open, daemon_fixture_teardown),
 		cmocka_unit_test(refused_retain_leaves_no_table),
+		cmocka_unit_test_setup_teardown(growth_charges_other_uids,
+			daemon_fixture_setup_open, daemon_fixture_teardown),
 	};
 
 	if (argc == 2 && strcmp(argv[1], NOMEM_FLAG) == 0)
