@@ -95,20 +95,22 @@ held(const struct harness_store *st, int fd)
  * pushed with FDPOLL=0.  Looked at whenever a notification is applied
  * and before a start: systemd's loop would have seen it by then.
  */
-static void
-hangups(struct harness_store *st)
+unsigned
+harness_store_hangups(struct harness_store *st)
 {
 	struct pollfd pfd;
-	unsigned i = 0;
+	unsigned i = 0, gone = 0;
 
 	while (i < st->n) {
 		pfd = (struct pollfd){.fd = st->fd[i], .events = 0};
 		if (!st->unpolled[i] && poll(&pfd, 1, 0) == 1 &&
-		    (pfd.revents & (POLLHUP | POLLERR)))
+		    (pfd.revents & (POLLHUP | POLLERR))) {
 			harness_store_drop(st, i);
-		else
+			gone++;
+		} else
 			i++;
 	}
+	return gone;
 }
 
 /*
@@ -143,7 +145,7 @@ harness_store_receive(struct harness_store *st, int ms, const char *want)
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(4 * sizeof(int))];
 	} control;
-	char buf[1024], name[64] = "";
+	char buf[1024];
 	struct pollfd pfd = {.fd = st->nfd, .events = POLLIN};
 	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
 	struct msghdr msg = {
@@ -151,7 +153,6 @@ harness_store_receive(struct harness_store *st, int ms, const char *want)
 		.msg_control = control.buf, .msg_controllen = sizeof(control),
 	};
 	struct cmsghdr *cm;
-	const char *v;
 	ssize_t got;
 	int fd = -1;
 
@@ -162,16 +163,25 @@ harness_store_receive(struct harness_store *st, int ms, const char *want)
 	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
 			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	if ((v = field(buf, "FDNAME=")))
+	harness_store_apply(st, buf, fd);
+	return want && field(buf, want) ? 1 : 0;
+}
+
+void
+harness_store_apply(struct harness_store *st, const char *msg, int fd)
+{
+	char name[64] = "";
+	const char *v;
+
+	if ((v = field(msg, "FDNAME=")))
 		snprintf(name, sizeof(name), "%.*s", (int)strcspn(v, "\n"), v);
-	if (field(buf, "FDSTORE=1"))
-		keep(st, fd, name, field(buf, "FDPOLL=0") != NULL);
+	if (field(msg, "FDSTORE=1"))
+		keep(st, fd, name, field(msg, "FDPOLL=0") != NULL);
 	else if (fd >= 0)
 		close(fd);
-	if (field(buf, "FDSTOREREMOVE=1"))
+	if (field(msg, "FDSTOREREMOVE=1"))
 		forget(st, name);
-	hangups(st);
-	return want && field(buf, want) ? 1 : 0;
+	(void)harness_store_hangups(st);
 }
 
 int
@@ -297,7 +307,7 @@ harness_store_start(struct harness_store *st)
 {
 	long long end = now_ms() + WAIT_MS;
 
-	hangups(st);
+	(void)harness_store_hangups(st);
 	if ((st->pid = fork()) < 0)
 		return -1;
 	if (st->pid == 0)

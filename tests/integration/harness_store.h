@@ -69,6 +69,17 @@ void harness_store_drain(struct harness_store *st);
  * (a line that starts so), 0 if not, -1 if none came.
  */
 int harness_store_receive(struct harness_store *st, int ms, const char *want);
+/*
+ * One notification (its text, and the descriptor it carried or -1)
+ * applied as systemd applies it, for a caller that receives its own:
+ * the descriptor kept or closed, a removal done, hangups dropped.
+ */
+void harness_store_apply(struct harness_store *st, const char *msg, int fd);
+/*
+ * Drop what reads POLLHUP or POLLERR and was not pushed with FDPOLL=0,
+ * as systemd's loop does: how many left.
+ */
+unsigned harness_store_hangups(struct harness_store *st);
 /* SIGKILL, waited for, and what it had sent applied: 0 or -1. */
 int harness_store_crash(struct harness_store *st);
 /* The index of the descriptor stored as name, or -1. */

@@ -44,7 +44,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/kcmp.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -57,7 +56,6 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -67,6 +65,7 @@
 
 #include "harness.h"
 #include "harness_raw.h"
+#include "harness_store.h"
 #include "poolclient.h"
 
 /* Generous for a daemon under ASan; nothing waits this long when it works. */
@@ -709,24 +708,24 @@ socket_activation(void **state)
 /*
  * systemd's fd store, played here: a listening socket of our own passed
  * as poolmgrd.socket's, FDSTORE= in the environment as the unit sets it,
- * every FDSTORE=1 message received with its descriptor, and a second
- * start given exactly those descriptors and names, in another order.
+ * every notification received, and the store's table harness_store.c's,
+ * which applies it as systemd does: each FDSTORE=1 descriptor kept under
+ * its FDNAME= (a file it holds already kept once), each FDSTOREREMOVE=1
+ * applied, a descriptor that reads POLLHUP dropped unless pushed with
+ * FDPOLL=0, and what it holds kept across the service's starts.  A start
+ * is given exactly those descriptors and names, in another order.  What
+ * is "left in the store" or "removed" is what the table holds.
  */
-#define STORE_MAX	64
 #define STORE_FDS	1796	/* FileDescriptorStoreMax= of the unit */
 
 struct store {
 	struct notified n;
 	int lfd;		/* "poolmgrd.socket" */
-	int fd[STORE_MAX];
-	char name[STORE_MAX][256];
-	bool unpolled[STORE_MAX];	/* pushed with FDPOLL=0 */
-	unsigned nfds;
-	unsigned removed;	/* FDSTOREREMOVE=1 received */
-	char removed_names[1024];
+	/* What systemd's store holds: only its table is used. */
+	struct harness_store held;
 };
 
-/* The crash journal's names (itest_recover.c tests those): not kept. */
+/* The crash journal's names (itest_recover.c tests those). */
 static bool
 journal_name(const char *name)
 {
@@ -734,26 +733,42 @@ journal_name(const char *name)
 	       strncmp(name, "journal.", 8) == 0;
 }
 
-/*
- * Does the store hold fd already?  As systemd's same_fd(): the same open
- * file (kcmp(2)), which it keeps once, under its first name.  Where kcmp
- * is refused, every push is kept.
- */
-static bool
-store_holds(const struct store *st, int fd)
+/* How many descriptors the store holds, the crash journal's aside. */
+static unsigned
+stored_count(const struct store *st)
 {
-	pid_t pid = getpid();
+	unsigned i, k = 0;
+
+	for (i = 0; i < st->held.n; i++)
+		k += !journal_name(st->held.name[i]);
+	return k;
+}
+
+static bool
+stored_name(const struct store *st, const char *name)
+{
+	return harness_store_find(&st->held, name) >= 0;
+}
+
+/* What the store holds, the crash journal's aside, on the test's output. */
+static void
+print_stored(const struct store *st, const char *what)
+{
+	char names[1024] = "";
 	unsigned i;
 
-	for (i = 0; i < st->nfds; i++)
-		if (syscall(SYS_kcmp, pid, pid, KCMP_FILE, fd, st->fd[i]) == 0)
-			return true;
-	return false;
+	for (i = 0; i < st->held.n; i++)
+		if (!journal_name(st->held.name[i]))
+			snprintf(names + strlen(names),
+				 sizeof(names) - strlen(names), "%s:",
+				 st->held.name[i]);
+	print_message("%s: %s\n", what, names);
 }
 
 /*
- * One notification, and the descriptor an FDSTORE=1 carries: stored under
- * its FDNAME=.  0, or -1 on timeout.
+ * One notification, applied to the store as systemd applies it; an
+ * FDSTORE=1 must carry one descriptor and a name, and nothing else a
+ * descriptor.  0, or -1 on timeout.
  */
 static int
 store_recv(struct store *st, int timeout_ms, char *buf, size_t len)
@@ -786,37 +801,36 @@ store_recv(struct store *st, int timeout_ms, char *buf, size_t len)
 			assert_int_equal(cm->cmsg_len, CMSG_LEN(sizeof(int)));
 			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 		}
-	if ((name = notify_line(buf, "FDNAME=")) && journal_name(name)) {
-		if (fd >= 0)
-			close(fd);
-		return 0;
-	}
+	name = notify_line(buf, "FDNAME=");
 	if (notify_line(buf, "FDSTORE=1")) {
-		name = notify_line(buf, "FDNAME=");
 		if (fd < 0 || !name)
 			fail_msg("FDSTORE=1 without a descriptor or FDNAME=: "
 				 "'%s'", buf);
 		assert_int_equal(strchr(name, ':'), NULL);
-		if (store_holds(st, fd)) {
-			close(fd);
-			return 0;
-		}
-		assert_true(st->nfds < STORE_MAX);
-		snprintf(st->name[st->nfds], sizeof(st->name[0]), "%.*s",
-			 (int)strcspn(name, "\n"), name);
-		st->unpolled[st->nfds] = notify_line(buf, "FDPOLL=0") != NULL;
-		st->fd[st->nfds++] = fd;
 	} else if (fd >= 0)
 		fail_msg("a descriptor with '%s'", buf);
-	if (notify_line(buf, "FDSTOREREMOVE=1")) {
-		name = notify_line(buf, "FDNAME=");
+	if (notify_line(buf, "FDSTOREREMOVE=1"))
 		assert_non_null(name);
-		snprintf(st->removed_names + strlen(st->removed_names),
-			 sizeof(st->removed_names) -
-			 strlen(st->removed_names), "%.*s:",
-			 (int)strcspn(name, "\n"), name);
-		st->removed++;
-	}
+	harness_store_apply(&st->held, buf, fd);
+	return 0;
+}
+
+/*
+ * Apply what the daemon sends until the store no longer holds name: 0,
+ * or -1 if it still does after timeout_ms.
+ */
+static int
+store_wait_gone(struct store *st, const char *name, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+	char msg[1024];
+
+	while (stored_name(st, name))
+		if (store_recv(st, (int)(deadline - now_ms()), msg,
+			       sizeof(msg)) != 0) {
+			print_stored(st, "still in the store");
+			return -1;
+		}
 	return 0;
 }
 
@@ -843,7 +857,7 @@ exec_stored(const struct store *st, const char *fdstore)
 {
 	char bin[256], val[32], names[4096];
 	int fd = open(st->n.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		      0644), hi[STORE_MAX + 1];
+		      0644), hi[HARNESS_STORE_MAX + 1];
 	unsigned i, n = 0;
 
 	if (fd >= 0)
@@ -853,12 +867,12 @@ exec_stored(const struct store *st, const char *fdstore)
 		hi[n++] = fcntl(st->lfd, F_DUPFD_CLOEXEC, 100);
 		snprintf(names, sizeof(names), "poolmgrd.socket");
 	}
-	for (i = 0; i < st->nfds; i++) {
-		unsigned k = st->nfds - 1 - i;
+	for (i = 0; i < st->held.n; i++) {
+		unsigned k = st->held.n - 1 - i;
 
-		hi[n++] = fcntl(st->fd[k], F_DUPFD_CLOEXEC, 100);
+		hi[n++] = fcntl(st->held.fd[k], F_DUPFD_CLOEXEC, 100);
 		snprintf(names + strlen(names), sizeof(names) - strlen(names),
-			 "%s%s", *names ? ":" : "", st->name[k]);
+			 "%s%s", *names ? ":" : "", st->held.name[k]);
 	}
 	for (i = 0; i < n; i++)
 		dup2(hi[i], 3 + (int)i);
@@ -885,54 +899,33 @@ exec_stored(const struct store *st, const char *fdstore)
 	_exit(127);
 }
 
-/* Start with the socket and what the store holds; wait for READY=1. */
+/*
+ * Start with the socket and what the store holds; wait for READY=1.  As
+ * systemd, the store keeps its own: nothing the start was given leaves
+ * it before READY=1 (the crash journal's names aside).
+ */
 static void
 store_start(struct store *st, const char *fdstore)
 {
-	char msg[1024];
-	unsigned i;
+	char given[HARNESS_STORE_MAX][sizeof(st->held.name[0])], msg[1024];
+	unsigned i, n = 0;
 
+	snprintf(st->held.fdstore, sizeof(st->held.fdstore), "%s",
+		 fdstore ? fdstore : "");
+	(void)harness_store_hangups(&st->held);
+	for (i = 0; i < st->held.n; i++)
+		if (!journal_name(st->held.name[i]))
+			memcpy(given[n++], st->held.name[i], sizeof(given[0]));
 	st->n.pid = fork();
 	assert_true(st->n.pid >= 0);
 	if (st->n.pid == 0)
 		exec_stored(st, fdstore);
 	guard(0, st->n.pid);
-	/* As systemd: the service has them now; the store keeps its own. */
-	for (i = 0; i < st->nfds; i++)
-		close(st->fd[i]);
-	st->nfds = 0;
 	assert_int_equal(store_wait(st, "READY=1", START_TIMEOUT_MS, msg,
 				    sizeof(msg)), 0);
-	assert_int_equal(st->removed, 0);
-}
-
-/*
- * As systemd polls what it stores: a descriptor that reads POLLHUP or
- * POLLERR leaves the store, unless it was pushed with FDPOLL=0.  How
- * many left.
- */
-static unsigned
-store_hangups(struct store *st)
-{
-	unsigned i = 0, gone = 0;
-
-	while (i < st->nfds) {
-		struct pollfd pfd = {.fd = st->fd[i], .events = 0};
-
-		if (st->unpolled[i] || poll(&pfd, 1, 0) != 1 ||
-		    !(pfd.revents & (POLLHUP | POLLERR))) {
-			i++;
-			continue;
-		}
-		print_message("systemd would drop %s (POLLHUP)\n", st->name[i]);
-		close(st->fd[i]);
-		st->nfds--;
-		st->fd[i] = st->fd[st->nfds];
-		st->unpolled[i] = st->unpolled[st->nfds];
-		memcpy(st->name[i], st->name[st->nfds], sizeof(st->name[0]));
-		gone++;
-	}
-	return gone;
+	for (i = 0; i < n; i++)
+		if (!stored_name(st, given[i]))
+			fail_msg("%s left the store before READY=1", given[i]);
 }
 
 /* SIGTERM: STOPPING=1, exit 0, then whatever is still queued. */
@@ -954,7 +947,7 @@ store_stop(struct store *st)
 	}
 	while (store_recv(st, 0, msg, sizeof(msg)) == 0)
 		;
-	(void)store_hangups(st);
+	(void)harness_store_hangups(&st->held);
 }
 
 /*
@@ -970,17 +963,6 @@ store_first_start(struct store *st, char *val, size_t len,
 	store_start(st, val);
 	EXPECT_RC(pool_connect(st->n.sock, c), 0);
 	EXPECT_RC(pool_open(*c, "s", p), 0);
-}
-
-static bool
-stored_name(const struct store *st, const char *name)
-{
-	unsigned i;
-
-	for (i = 0; i < st->nfds; i++)
-		if (strcmp(st->name[i], name) == 0)
-			return true;
-	return false;
 }
 
 static void
@@ -1006,6 +988,7 @@ store_setup(void **state)
 	if (!st)
 		return -1;
 	st->n.nfd = st->lfd = -1;
+	st->held.nfd = st->held.lfd = -1;
 	*state = st;
 	guard_test(GUARD_SEC);
 	return 0;
@@ -1015,15 +998,14 @@ static int
 store_teardown(void **state)
 {
 	struct store *st = *state;
-	unsigned i;
 
 	if (st->n.pid > 0) {
 		kill(st->n.pid, SIGKILL);
 		waitpid(st->n.pid, NULL, 0);
 		guard(0, 0);
 	}
-	for (i = 0; i < st->nfds; i++)
-		close(st->fd[i]);
+	while (st->held.n)
+		harness_store_drop(&st->held, 0);
 	harness_close_fd(&st->lfd);
 	harness_close_fd(&st->n.nfd);
 	if (st->n.dir[0])
@@ -1063,7 +1045,7 @@ fdstore_restart(void **state)
 	struct pool_conn *c;
 	struct pool *p;
 	pool_off_t off[STORE_BLOCKS], more;
-	char val[16], msg[1024], want[64];
+	char val[16];
 	unsigned i;
 
 	store_init(st, STORE_CONFIG);
@@ -1076,11 +1058,10 @@ fdstore_restart(void **state)
 	EXPECT_RC(pool_stats(p, &before), 0);
 
 	store_stop(st);
-	for (i = 0; i < st->nfds; i++)
-		print_message("stored %s\n", st->name[i]);
-	if (st->nfds != 3)
+	print_stored(st, "stored");
+	if (stored_count(st) != 3)
 		fail_msg("%u descriptors stored, expected the state, pool.0 "
-			 "and conn.0", st->nfds);
+			 "and conn.0", stored_count(st));
 	assert_true(stored_name(st, "state"));
 	assert_true(stored_name(st, "pool.0"));
 	assert_true(stored_name(st, "conn.0"));
@@ -1095,16 +1076,11 @@ fdstore_restart(void **state)
 	/* Those are SIGUSR2's words: this start did not exec. */
 	assert_false(file_contains(st->n.log, "restarted in place"));
 	/* After READY=1: every name out of the store. */
-	while (st->removed < 3 && store_recv(st, EVENT_TIMEOUT_MS, msg,
-					     sizeof(msg)) == 0)
-		;
-	print_message("removed from the store: %s\n", st->removed_names);
-	assert_int_equal(st->removed, 3);
-	for (i = 0; i < 3; i++) {
-		snprintf(want, sizeof(want), "%s:", i == 0 ? "state" :
-			 i == 1 ? "pool.0" : "conn.0");
-		assert_non_null(strstr(st->removed_names, want));
-	}
+	assert_int_equal(store_wait_gone(st, "state", EVENT_TIMEOUT_MS), 0);
+	assert_int_equal(store_wait_gone(st, "pool.0", EVENT_TIMEOUT_MS), 0);
+	assert_int_equal(store_wait_gone(st, "conn.0", EVENT_TIMEOUT_MS), 0);
+	print_stored(st, "left in the store");
+	assert_int_equal(stored_count(st), 0);
 
 	/* The client: same connection, handle and blocks. */
 	EXPECT_RC(pool_stats(p, &after), 0);
@@ -1266,8 +1242,7 @@ fdstore_unread_descriptors_kept(void **state)
 	store_stop(st);
 	if (file_contains(st->n.log, "dropping"))
 		fail_msg("the client that does not read was dropped");
-	for (unsigned i = 0; i < st->nfds; i++)
-		print_message("stored %s\n", st->name[i]);
+	print_stored(st, "stored");
 	assert_true(stored_name(st, "pool.0"));
 	assert_true(stored_name(st, "reply.0"));
 	store_start(st, val);
@@ -1348,14 +1323,12 @@ fdstore_kept_connection_counted(void **state)
 	/* The start's names out of the store once ready, but that one. */
 	while (store_recv(st, 0, msg, sizeof(msg)) == 0)
 		;
-	assert_non_null(strstr(st->removed_names, "state:"));
-	assert_null(strstr(st->removed_names, "unread.0:"));
+	assert_false(stored_name(st, "state"));
+	assert_true(stored_name(st, "unread.0"));
 
 	close(held);
 	assert_int_equal(kept_now(st->n.sock), 0);
-	assert_int_equal(store_wait(st, "FDNAME=unread.0", EVENT_TIMEOUT_MS,
-				    msg, sizeof(msg)), 0);
-	assert_non_null(strstr(st->removed_names, "unread.0:"));
+	assert_int_equal(store_wait_gone(st, "unread.0", EVENT_TIMEOUT_MS), 0);
 	pool_close(p);
 	pool_disconnect(c);
 	store_stop(st);
@@ -1382,7 +1355,7 @@ fdstore_own_socket(void **state)
 	store_first_start(st, val, sizeof(val), &c, &p);
 	EXPECT_RC(pool_alloc(p, 5000, &off), 0);
 	store_stop(st);
-	assert_int_equal(st->nfds, 4);
+	assert_int_equal(stored_count(st), 4);
 	assert_true(stored_name(st, "listen"));
 	assert_int_equal(stat(st->n.sock, &sb), 0);
 
@@ -1456,7 +1429,7 @@ fdstore_share_map_kept(void **state)
 	EXPECT_RAW(harness_raw_open(fd, "s", &h), 0);
 	EXPECT_RAW(harness_raw_retain(fd, h, x), 0);
 	store_stop(st);
-	assert_int_equal(st->nfds, 4);
+	assert_int_equal(stored_count(st), 4);
 
 	store_start(st, val);
 	harness_expect_kept_shared(p, x, fd, h);
@@ -1511,19 +1484,12 @@ fdstore_share_map_renewed(void **state)
 static bool
 store_drop(struct store *st, const char *name)
 {
-	unsigned i;
+	int i = harness_store_find(&st->held, name);
 
-	for (i = 0; i < st->nfds; i++) {
-		if (strcmp(st->name[i], name) != 0)
-			continue;
-		close(st->fd[i]);
-		st->fd[i] = st->fd[st->nfds - 1];
-		st->unpolled[i] = st->unpolled[st->nfds - 1];
-		memcpy(st->name[i], st->name[st->nfds - 1], sizeof(st->name[0]));
-		st->nfds--;
-		return true;
-	}
-	return false;
+	if (i < 0)
+		return false;
+	harness_store_drop(&st->held, (unsigned)i);
+	return true;
 }
 
 /* A second client: a block, then a byte on fd, then it waits to die. */
@@ -1576,19 +1542,18 @@ fdstore_client_gone(void **state)
 	assert_int_equal(before.live_blocks, 2);
 
 	store_stop(st);
-	assert_int_equal(st->nfds, 4);
+	assert_int_equal(stored_count(st), 4);
 	/* It hangs up: no round trip, the daemon is not there to answer. */
 	kill(other, SIGKILL);
 	waitpid(other, NULL, 0);
 	guard(1, 0);
 	for (i = 0; i < 2; i++) {
 		struct pollfd pfd = {.fd = -1, .events = 0};
-		unsigned k;
+		int k;
 
 		snprintf(name, sizeof(name), "conn.%u", i);
-		for (k = 0; k < st->nfds; k++)
-			if (strcmp(st->name[k], name) == 0)
-				pfd.fd = st->fd[k];
+		if ((k = harness_store_find(&st->held, name)) >= 0)
+			pfd.fd = st->held.fd[k];
 		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP)) {
 			assert_true(store_drop(st, name));
 			hups++;
@@ -1634,7 +1599,7 @@ fdstore_broken_config_kept(void **state)
 	store_first_block(st, val, sizeof(val), &c, &p, &off);
 	memset(pool_ptr(p, off), 'b', 5000);
 	store_stop(st);
-	assert_int_equal(st->nfds, 3);
+	assert_int_equal(stored_count(st), 3);
 	write_file(st->n.conf, "[daemon]\nsocket_mode = 0666\n[pool s\n");
 
 	store_start(st, val);
@@ -1705,7 +1670,7 @@ fdstore_incomplete_refused(void **state)
 	struct pool_conn *c, *c2;
 	struct pool *p;
 	pool_off_t off;
-	char val[16], msg[1024];
+	char val[16];
 
 	store_first_block(st, val, sizeof(val), &c, &p, &off);
 	store_stop(st);
@@ -1713,12 +1678,9 @@ fdstore_incomplete_refused(void **state)
 
 	store_start(st, val);
 	assert_true(file_contains(st->n.log, "state handed over is refused"));
-	while (st->removed < 2 && store_recv(st, EVENT_TIMEOUT_MS, msg,
-					     sizeof(msg)) == 0)
-		;
-	print_message("removed from the store: %s\n", st->removed_names);
-	assert_non_null(strstr(st->removed_names, "state:"));
-	assert_non_null(strstr(st->removed_names, "conn.0:"));
+	assert_int_equal(store_wait_gone(st, "state", EVENT_TIMEOUT_MS), 0);
+	assert_int_equal(store_wait_gone(st, "conn.0", EVENT_TIMEOUT_MS), 0);
+	print_stored(st, "left in the store");
 	assert_true(pool_stats(p, &ps) < 0);
 	pool_close(p);
 	pool_disconnect(c);
@@ -1747,9 +1709,10 @@ no_store(struct store *st, const char *fdstore)
 	EXPECT_RC(pool_open(c, "s", &p), 0);
 	EXPECT_RC(pool_alloc(p, 4096, &off), 0);
 	store_stop(st);
-	if (st->nfds)
-		fail_msg("%u descriptors stored, %s first", st->nfds,
-			 st->name[0]);
+	if (stored_count(st)) {
+		print_stored(st, "stored");
+		fail_msg("%u descriptors stored", stored_count(st));
+	}
 	assert_true(pool_stats(p, &ps) < 0);
 	pool_close(p);
 	pool_disconnect(c);
