@@ -730,6 +730,48 @@ harness_log_mark(const struct daemon_proc *d)
 	return stat(d->log, &sb) == 0 ? (size_t)sb.st_size : 0;
 }
 
+/*
+ * Read from the mark on, not from the start into a buffer of a fixed
+ * size: a log longer than the buffer held nothing past its end, so no
+ * line after a mark beyond it was ever found.
+ */
+char *
+harness_log_since(const struct daemon_proc *d, size_t at)
+{
+	FILE *f = fopen(d->log, "r");
+	struct stat sb;
+	size_t len = 0, n = 0;
+	char *text;
+
+	if (f && fstat(fileno(f), &sb) == 0 && (size_t)sb.st_size > at &&
+	    fseeko(f, (off_t)at, SEEK_SET) == 0)
+		len = (size_t)sb.st_size - at;
+	text = malloc(len + 1);
+	assert_non_null(text);
+	if (len)
+		n = fread(text, 1, len, f);
+	text[n] = '\0';
+	if (f)
+		fclose(f);
+	return text;
+}
+
+void
+harness_log_grow(const struct daemon_proc *d, size_t len)
+{
+	struct stat sb = {.st_size = 0};
+	int i;
+
+	for (i = 0; i < 100000; i++) {
+		if (stat(d->log, &sb) == 0 && (size_t)sb.st_size > len)
+			return;
+		if (!can_connect(d->sock))
+			fail_msg("no connection to %s", d->sock);
+	}
+	fail_msg("the log is %lld bytes after %d connections",
+		 (long long)sb.st_size, i);
+}
+
 /* How many of the daemon's log lines tell of a SIGHUP, whatever came of it. */
 static int
 reloads_logged(const struct daemon_proc *d)

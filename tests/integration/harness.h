@@ -216,6 +216,17 @@ void harness_expect_logged(const struct daemon_proc *d, const char *what);
  */
 size_t harness_log_mark(const struct daemon_proc *d);
 /*
+ * The log from byte at (a mark) to its end, however long, in a buffer
+ * of malloc's for the caller to free: "" if the log is no longer.
+ */
+char *harness_log_since(const struct daemon_proc *d, size_t at);
+/*
+ * Bare connections made and closed until the log is longer than len
+ * bytes (a --verbose daemon logs each as it comes and as it goes); the
+ * test fails if one is refused, or if the log does not grow so.
+ */
+void harness_log_grow(const struct daemon_proc *d, size_t len);
+/*
  * Wait at most ms milliseconds until more than before lines of the log
  * hold what: 0, or -1 (why on stderr) if the time ran out or the daemon
  * died; a dead daemon is waited for, its log printed and d->pid set to 0.

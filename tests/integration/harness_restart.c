@@ -437,17 +437,14 @@ rfx_check(const char *pool)
 static bool
 log_since_has(size_t at, const char *what, const char *also)
 {
-	static char log[256 * 1024];
-	char *l, *save = NULL;
+	char *log = harness_log_since(&rfx.d, at), *l, *save = NULL;
+	bool found = false;
 
-	harness_read_text(rfx.d.log, log, sizeof(log));
-	if (strlen(log) < at)
-		return false;
-	for (l = strtok_r(log + at, "\n", &save); l;
+	for (l = strtok_r(log, "\n", &save); l && !found;
 	     l = strtok_r(NULL, "\n", &save))
-		if (strcasestr(l, what) && (!also || strcasestr(l, also)))
-			return true;
-	return false;
+		found = strcasestr(l, what) && (!also || strcasestr(l, also));
+	free(log);
+	return found;
 }
 
 /* A line since at tells of a restart (or exec) that failed. */
@@ -469,14 +466,13 @@ rfx_failure_logged(size_t at)
 static void
 say_restarted(void)
 {
-	static char log[256 * 1024];
-	char *l, *last = NULL;
+	char *log = harness_log_since(&rfx.d, 0), *l, *last = NULL;
 
-	harness_read_text(rfx.d.log, log, sizeof(log));
 	for (l = log; (l = strstr(l, HARNESS_RESTARTED)); l++)
 		last = l;
 	if (last)
 		printf("%.*s\n", (int)strcspn(last, "\n"), last);
+	free(log);
 }
 
 /*
@@ -488,8 +484,8 @@ bool
 rfx_restart_or_not(void)
 {
 	int before = harness_log_count(&rfx.d, HARNESS_RESTARTED), ms;
-	static char log[256 * 1024];
 	size_t at = harness_log_mark(&rfx.d);
+	char *log;
 	pid_t pid = rfx.d.pid;
 
 	assert_int_equal(kill(pid, SIGUSR2), 0);
@@ -499,8 +495,9 @@ rfx_restart_or_not(void)
 		if (rfx.d.pid == 0)
 			fail_msg("SIGUSR2: poolmgrd died");
 		if (rfx_failure_logged(at)) {
-			harness_read_text(rfx.d.log, log, sizeof(log));
-			printf("its log since SIGUSR2:\n%s", log + at);
+			log = harness_log_since(&rfx.d, at);
+			printf("its log since SIGUSR2:\n%s", log);
+			free(log);
 			assert_true(harness_alive(&rfx.d));
 			return false;
 		}
@@ -793,8 +790,9 @@ callocs_read_zero(void)
 void
 rfx_stop_cleanly(void)
 {
-	static char log[256 * 1024];
 	int status = 0, i;
+	bool sanitized;
+	char *log;
 
 	assert_int_equal(kill(rfx.d.pid, SIGTERM), 0);
 	for (i = 0; i < HARNESS_STOP_WAIT_MS / 10; i++) {
@@ -810,12 +808,15 @@ rfx_stop_cleanly(void)
 			 HARNESS_STOP_WAIT_MS / 1000);
 	}
 	rfx.d.pid = 0;
-	harness_read_text(rfx.d.log, log, sizeof(log));
+	log = harness_log_since(&rfx.d, 0);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		printf("its log:\n%s", log);
+		free(log);
 		fail_msg("poolmgrd stopped with status %#x after a restart",
 			 status);
 	}
-	assert_null(strstr(log, "Sanitizer"));
+	sanitized = strstr(log, "Sanitizer") != NULL;
+	free(log);
+	assert_false(sanitized);
 }
 

@@ -10,6 +10,9 @@
  *       SIGUSR2: it logs the failure and goes on with nothing changed, not
  *       a descriptor more or less; a new binary put there, the next
  *       SIGUSR2 executes it.
+ *   failure_seen_on_a_long_log        the same failure with more than
+ *       256 KiB of log before SIGUSR2: rfx_restart_or_not finds it in
+ *       the lines past its mark and says the restart failed.
  *   poolctl_pool_and_settings         a pool made by poolctl keeps size,
  *       granularity, mode, quota and blocks; a quota and mode set in the
  *       file before SIGUSR2, and a pool added there, apply at the restart
@@ -197,6 +200,29 @@ poolctl_pool_and_settings(void **state)
  * nothing, whether it restarts or refuses to; once the file is mended,
  * the next SIGUSR2 restarts it and applies the file.
  */
+#define LONG_LOG	(320 * 1024)	/* past what a reader once read */
+
+/*
+ * The log read from the mark on, however long: past 256 KiB, lines after
+ * the mark were never read (the whole log was, into a buffer that size),
+ * and a failed restart went unseen until the wait for one ran out.
+ */
+static void
+failure_seen_on_a_long_log(void **state)
+{
+	char bin[128];
+
+	(void)state;
+	harness_copy_binary(rfx.bindir, sizeof(rfx.bindir), bin, sizeof(bin));
+	assert_int_equal(harness_start_from(&rfx.d, bin, "[pool p]\n"
+					    "size = 64M\n"), 0);
+	harness_log_grow(&rfx.d, LONG_LOG);
+	assert_int_equal(unlink(bin), 0);
+	if (rfx_restart_or_not())
+		fail_msg("restarted from a deleted binary");
+	assert_true(harness_alive(&rfx.d));
+}
+
 static void
 bad_config_at_restart(void **state)
 {
@@ -329,6 +355,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(exec_failure_keeps_serving,
+					  rfx_teardown),
+		cmocka_unit_test_teardown(failure_seen_on_a_long_log,
 					  rfx_teardown),
 		cmocka_unit_test_teardown(poolctl_pool_and_settings,
 					  rfx_teardown),

@@ -54,6 +54,8 @@
  *   stop_during_probe             SIGTERM while that probe runs: the
  *       daemon stops at once, exit 0, without restarting, and the probe
  *       is gone with it.
+ *   stop_during_probe_on_a_long_log  the same with more than 256 KiB of
+ *       log before SIGUSR2: what it logs past the mark is read.
  *   config_memfd_refused          the configuration's text cannot be put
  *       in a memfd for the new image (memfd_create refused with EPERM, by
  *       a library preloaded into the daemon): the restart is refused
@@ -116,19 +118,20 @@ teardown(void **state)
 static void
 print_log_since(size_t at, const char *when)
 {
-	static char log[256 * 1024];
+	char *log = harness_log_since(&fx.d, at);
 
-	harness_read_text(fx.d.log, log, sizeof(log));
-	printf("the log %s:\n%s", when, strlen(log) >= at ? log + at : log);
+	printf("the log %s:\n%s", when, log);
+	free(log);
 }
 
 static bool
 log_since_has(size_t at, const char *what)
 {
-	static char log[256 * 1024];
+	char *log = harness_log_since(&fx.d, at);
+	bool found = strcasestr(log, what) != NULL;
 
-	harness_read_text(fx.d.log, log, sizeof(log));
-	return strlen(log) >= at && strcasestr(log + at, what);
+	free(log);
+	return found;
 }
 
 /* One thread of the freeing client: alloc, write, free, all along. */
@@ -858,8 +861,9 @@ slow_probe_over_limit(void **state)
 	pool_disconnect(c);
 }
 
+/* With the log grown past log_len bytes first, if not 0. */
 static void
-stop_during_probe(void **state)
+stop_during_probe_after(size_t log_len)
 {
 	char bin[128];
 	struct pool_conn *c;
@@ -869,8 +873,9 @@ stop_during_probe(void **state)
 	pid_t probe;
 	int rc;
 
-	(void)state;
 	start_copied(bin, sizeof(bin), &c, &p, &off, 9);
+	if (log_len)
+		harness_log_grow(&fx.d, log_len);
 	put_slow_probe(bin, "1");
 	at = harness_log_mark(&fx.d);
 	assert_int_equal(kill(fx.d.pid, SIGUSR2), 0);
@@ -885,6 +890,27 @@ stop_during_probe(void **state)
 	assert_true(log_since_has(at, "given up"));
 	assert_false(running(probe));
 	pool_disconnect(c);
+}
+
+static void
+stop_during_probe(void **state)
+{
+	(void)state;
+	stop_during_probe_after(0);
+}
+
+#define LONG_LOG	(320 * 1024)	/* past what a reader once read */
+
+/*
+ * The log read from the mark on, however long: past 256 KiB, lines after
+ * the mark were never read (the whole log was, into a buffer that size),
+ * and "given up" went unseen.
+ */
+static void
+stop_during_probe_on_a_long_log(void **state)
+{
+	(void)state;
+	stop_during_probe_after(LONG_LOG);
 }
 
 static void
@@ -980,6 +1006,8 @@ main(void)
 		cmocka_unit_test_teardown(slow_probe_within_limit, teardown),
 		cmocka_unit_test_teardown(slow_probe_over_limit, teardown),
 		cmocka_unit_test_teardown(stop_during_probe, teardown),
+		cmocka_unit_test_teardown(stop_during_probe_on_a_long_log,
+					  teardown),
 		cmocka_unit_test_teardown(config_memfd_refused, teardown),
 		cmocka_unit_test_teardown(unread_replies_carried, teardown),
 	};
