@@ -311,6 +311,12 @@ uid_holds_check(const struct uid_holds *t, char *problem, size_t len)
 			 t->count == 1 ? "y" : "ies");
 		return -EFAULT;
 	}
+	/* It goes with its last entry (uid_holds_sub): none kept empty. */
+	if (t->slot && !t->count) {
+		snprintf(problem, len, "uid holds: a table of %llu slots with "
+			 "no entry", (unsigned long long)slots);
+		return -EFAULT;
+	}
 	if (t->hurried || t->bytes != bytes || t->count * 2 > slots) {
 		snprintf(problem, len, "uid holds: %llu entr%s in %llu slots "
 			 "of %llu bytes counted as %llu, %llu move%s hurried",

@@ -72,8 +72,9 @@ uint32_t uid_holds_sub(struct uid_holds *t, const struct block *b,
 		       uint32_t uid);
 /*
  * Are the tables as uid_holds.c says: every entry found where a probe
- * looks for it, counted, the load and the move within their bounds?  0,
- * or -EFAULT with the first problem.  O(slots): for Check.
+ * looks for it, counted, the load and the move within their bounds, and
+ * no table without an entry?  0, or -EFAULT with the first problem.
+ * O(slots): for Check.
  */
 int uid_holds_check(const struct uid_holds *t, char *problem, size_t len);
 

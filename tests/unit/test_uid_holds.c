@@ -16,6 +16,10 @@
  *       most as many, until the old table is gone; the counts are found
  *       in either table meanwhile, and a sub of an entry still in the
  *       old table takes it from there.
+ *   no_table_without_entries  the table goes with its last entry: one
+ *       made by a reserve and given no entry (as a change refused after
+ *       its reserve would leave it) fails uid_holds_check, which names
+ *       it; with an entry it passes, and its last sub takes the table.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -25,6 +29,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -193,12 +198,36 @@ grows_in_steps(void **state)
 	uid_holds_free(&t);
 }
 
+static void
+no_table_without_entries(void **state)
+{
+	struct uid_holds t;
+	char problem[256];
+
+	(void)state;
+	uid_holds_init(&t);
+	check_ok(&t);
+	assert_int_equal(uid_holds_reserve(&t, 1), 0);
+	assert_non_null(t.slot);
+	assert_int_equal(uid_holds_check(&t, problem, sizeof(problem)),
+			 -EFAULT);
+	if (!strstr(problem, "uid holds: a table of 16 slots with no entry"))
+		fail_msg("the problem: %s", problem);
+	assert_int_equal(uid_holds_add(&t, BLOCK(0), 1), 1);
+	check_ok(&t);
+	assert_int_equal(uid_holds_sub(&t, BLOCK(0), 1), 0);
+	assert_null(t.slot);
+	assert_int_equal(t.bytes, 0);
+	check_ok(&t);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(agrees_with_the_model),
 		cmocka_unit_test(grows_in_steps),
+		cmocka_unit_test(no_table_without_entries),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
