@@ -414,12 +414,18 @@ busy_some(struct releasing *r, uint64_t max)
 	queue_remove(r);
 }
 
+/*
+ * A handle with no reference has nothing to drop, and its uid's account
+ * does not count it as closing (account_leave): never queued, though the
+ * turn may have dropped more than drop_step already (a reload lowered
+ * it, or a handle was dropped at once for want of memory to queue it).
+ */
 void
 dpool_close_handle(struct dpool *p, struct handle *h)
 {
 	struct releasing *r;
 
-	if (drop_step && (h->nrefs > drop_step ||
+	if (drop_step && h->nrefs && (h->nrefs > drop_step ||
 			  dropped_at_once + h->nrefs > drop_step) &&
 	    (r = calloc(1, sizeof(*r)))) {
 		r->pool = p;

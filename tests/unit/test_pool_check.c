@@ -56,6 +56,11 @@
  *       the refused hold stayed, empty, while the room came first); the
  *       Check passes, and with the records back the retain is counted.
  *       Skipped under AddressSanitizer, whose mappings come first.
+ *   no_references_nothing_queued  a handle closed holding nothing, in a
+ *       turn whose closes dropped more references than a drop step a
+ *       reload lowered meanwhile, is let go of at once: nothing queued,
+ *       the pool settled and the Check passing (queued, it counted as
+ *       closing on no uid's account).
  *   growth_charges_other_uids  under a user quota of 256 KiB, a block
  *       of 128 KiB that another uid holds too, beside 128 KiB of its
  *       own: grown in place to 192 KiB through the fixture's handle,
@@ -601,6 +606,41 @@ closing_counted_once(void **state)
 }
 
 static void
+no_references_nothing_queued(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	struct dpool *p = fx->p;
+	struct handle *h2, *h3;
+	char problem[256];
+	uint32_t closing;
+	struct block *b;
+	int i, rc;
+
+	(void)dpool_release_step();	/* a new turn: nothing dropped yet */
+	dpool_release_setup(DPOOL_RELEASE_STEP_DEFAULT, 4, no_queue_call);
+	assert_non_null(h2 = session_open(fx->s, p, false));
+	for (i = 0; i < 3; i++)
+		assert_int_equal(dpool_alloc(p, h2, 4096, 0, false, 0, &b), 0);
+	session_close(fx->s, h2);	/* 3 of 4: dropped at once */
+	assert_int_equal(p->closing, 0);
+	/* A reload lowers the step within the same turn. */
+	dpool_release_setup(DPOOL_RELEASE_STEP_DEFAULT, 2, no_queue_call);
+	assert_non_null(h3 = session_open(fx->s, p, false));
+	session_close(fx->s, h3);
+	closing = p->closing;
+	rc = dpool_check(p, problem, sizeof(problem));
+	/* Put back before the verdict, for the tests after this one. */
+	while (dpool_release_step())
+		;
+	dpool_release_setup(DPOOL_RELEASE_STEP_DEFAULT,
+			    DPOOL_DROP_STEP_DEFAULT, NULL);
+	if (closing || rc)
+		fail_msg("%u closed handle%s queued; the Check: %s", closing,
+			 closing == 1 ? "" : "s", rc ? problem : "passed");
+	check_ok(p);
+}
+
+static void
 growth_charges_other_uids(void **state)
 {
 	struct daemon_fixture *fx = *state;
@@ -777,6 +817,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(closing_counted_once,
 			daemon_fixture_setup_open, daemon_fixture_teardown),
 		cmocka_unit_test(refused_retain_leaves_no_table),
+		cmocka_unit_test_setup_teardown(no_references_nothing_queued,
+			daemon_fixture_setup_open, daemon_fixture_teardown),
 		cmocka_unit_test_setup_teardown(growth_charges_other_uids,
 			daemon_fixture_setup_open, daemon_fixture_teardown),
 	};
