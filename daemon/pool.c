@@ -436,6 +436,7 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 	evict_init(&p->evict);
 	LIST_INIT(&p->handles);
 	LIST_INIT(&p->users);
+	LIST_INIT(&p->closing_work);
 	TAILQ_INSERT_TAIL(&pools, p, entry);
 	npools++;
 	*out = p;

@@ -32,6 +32,7 @@
 #define POOL_MAX_HOLDERS 65536		/* handles holding one block */
 
 struct handle;
+struct releasing;
 
 /*
  * One handle's hold on one block, on the handle's list (struct handle's
@@ -273,6 +274,11 @@ struct dpool {
 				 * go back (pool_release.c) */
 	uint32_t closing;	/* closed handles whose references are still
 				 * being dropped (pool_release.c) */
+	/*
+	 * The release queue's work of those: the Check walks them alone,
+	 * not the queue of every pool's work (pool_release.c).
+	 */
+	LIST_HEAD(, releasing) closing_work;
 	uint32_t moving;	/* blocks being copied to a new place in
 				 * steps (pool_release.c) */
 	uint32_t zeroing;	/* new blocks of a calloc being zeroed in
@@ -762,7 +768,9 @@ void dpool_release_forget(struct dpool *p);
 /*
  * For Check: the closed handles of p still dropping their references (the
  * p->closing that the queue holds), one a call from *at (NULL at first),
- * NULL after the last.  A walk of the whole queue.
+ * NULL after the last.  A walk of p's own entries in the queue, one per
+ * closed handle of p holding references, which the Check walks anyway:
+ * never of every pool's queued work.
  */
 struct handle *dpool_closing_next(const struct dpool *p, const void **at);
 /*

@@ -144,6 +144,8 @@ struct releasing {
 				 * if free pages or cached blocks are left
 				 * at the end */
 	uint64_t seq;		/* order of queueing: grows along the queue */
+	LIST_ENTRY(releasing) of_pool;	/* RELEASE_HANDLE: on its pool's
+					 * closing_work, for the Check */
 };
 
 static TAILQ_HEAD(, releasing) queue = TAILQ_HEAD_INITIALIZER(queue);
@@ -221,6 +223,8 @@ queue_add_heir(struct releasing *r)
 static void
 queue_remove(struct releasing *r)
 {
+	if (r->kind == RELEASE_HANDLE)
+		LIST_REMOVE(r, of_pool);
 	TAILQ_REMOVE(&queue, r, entry);
 	free(r);
 }
@@ -432,6 +436,7 @@ dpool_close_handle(struct dpool *p, struct handle *h)
 		r->kind = RELEASE_HANDLE;
 		r->handle = h;
 		p->closing++;
+		LIST_INSERT_HEAD(&p->closing_work, r, of_pool);
 		queue_add(r);
 		return;
 	}
@@ -731,13 +736,10 @@ dpool_closing_next(const struct dpool *p, const void **at)
 {
 	const struct releasing *r = *at;
 
-	for (r = r ? TAILQ_NEXT(r, entry) : TAILQ_FIRST(&queue); r;
-	     r = TAILQ_NEXT(r, entry))
-		if (r->pool == p && r->kind == RELEASE_HANDLE) {
-			*at = r;
-			return r->handle;
-		}
-	return NULL;
+	if (!(r = r ? LIST_NEXT(r, of_pool) : LIST_FIRST(&p->closing_work)))
+		return NULL;
+	*at = r;
+	return r->handle;
 }
 
 void

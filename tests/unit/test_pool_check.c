@@ -56,6 +56,11 @@
  *       the refused hold stayed, empty, while the room came first); the
  *       Check passes, and with the records back the retain is counted.
  *       Skipped under AddressSanitizer, whose mappings come first.
+ *   closing_of_each_pool_apart  handles of two pools closed in steps,
+ *       the other pool's first in the queue: each pool's Check counts its
+ *       own closed handle alone (one more on p's books fails p's), and p's
+ *       passes after each step once the other pool is destroyed with its
+ *       handle still queued.
  *   no_references_nothing_queued  a handle closed holding nothing, in a
  *       turn whose closes dropped more references than a drop step a
  *       reload lowered meanwhile, is let go of at once: nothing queued,
@@ -606,6 +611,51 @@ closing_counted_once(void **state)
 }
 
 static void
+closing_of_each_pool_apart(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	struct dpool_params pp = {.size = 1 << 20, .granularity = 16,
+				  .mode = 0600, .uid = getuid(),
+				  .gid = getgid()};
+	struct dpool *p = fx->p, *q;
+	struct handle *h2, *hq;
+	struct block *b;
+	int i;
+
+	assert_int_equal(dpool_create("q", &pp, &q), 0);
+	assert_non_null(hq = session_open(fx->s, q, false));
+	assert_non_null(h2 = session_open(fx->s, p, false));
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(dpool_alloc(q, hq, 4096, 0, false, 0, &b), 0);
+		assert_int_equal(dpool_alloc(p, h2, 4096, 0, false, 0, &b), 0);
+	}
+	dpool_release_setup(DPOOL_RELEASE_STEP_DEFAULT, 1, no_queue_call);
+	session_close(fx->s, hq);
+	session_close(fx->s, h2);
+	assert_int_equal(q->closing, 1);
+	assert_int_equal(p->closing, 1);
+	check_ok(p);
+	check_ok(q);
+	check_fails_off(p, &p->closing, 1, "pool p: 1 closed handle dropping "
+			"references, the books say 2");
+
+	(void)dpool_release_step();	/* one of q's three */
+	check_ok(p);
+	check_ok(q);
+	dpool_destroy(q, false);
+	while (p->closing) {
+		check_ok(p);
+		(void)dpool_release_step();
+	}
+	while (dpool_release_step())
+		;
+	dpool_release_setup(DPOOL_RELEASE_STEP_DEFAULT,
+			    DPOOL_DROP_STEP_DEFAULT, NULL);
+	check_ok(p);
+	assert_int_equal(block_index_count(&p->blocks), 0);
+}
+
+static void
 no_references_nothing_queued(void **state)
 {
 	struct daemon_fixture *fx = *state;
@@ -817,6 +867,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(closing_counted_once,
 			daemon_fixture_setup_open, daemon_fixture_teardown),
 		cmocka_unit_test(refused_retain_leaves_no_table),
+		cmocka_unit_test_setup_teardown(closing_of_each_pool_apart,
+			daemon_fixture_setup_open, daemon_fixture_teardown),
 		cmocka_unit_test_setup_teardown(no_references_nothing_queued,
 			daemon_fixture_setup_open, daemon_fixture_teardown),
 		cmocka_unit_test_setup_teardown(growth_charges_other_uids,
