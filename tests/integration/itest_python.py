@@ -2647,6 +2647,23 @@ def a_finite_wait_ends_at_its_time():
 
 
 @test
+def a_wait_for_an_odd_name_names_it():
+    """A name with " in " and digits in it, and one that is not UTF-8,
+    whose waits run out: the words end with the whole wait's time, the
+    name shown as the daemon shows it (its bytes past ASCII escaped), in
+    one part of the wait and in several."""
+    names = ((b"py/a in 5 ms", "'py/a in 5 ms'"),
+             (b"py/\xff in 7 ms", "'py/\\xff in 7 ms'"))
+    with poolclient.connect() as c, c.open("py") as p:
+        for name, shown in names:
+            for wait in (0.1, 0.6):
+                e = expect_error(errno.ETIMEDOUT, p.lookup, name,
+                                 wait=wait)
+                assert e.strerror == "the wait ran out: no newer name " \
+                    "%s in pool py in %d ms" % (shown, wait * 1000), e
+
+
+@test
 def a_publish_ends_a_long_wait_retained_once():
     """A name published while a lookup(retain=True) has waited through
     several parts is its answer, with the generation names() lists; the
