@@ -401,9 +401,9 @@ struct pool_daemon_stats {
 	 * Connections let go of while their clients had replies unread,
 	 * descriptors among them: kept open, shut down, until each client
 	 * reads them or closes, and counted in max_connections and
-	 * max_connections_per_uid beside connections.  Each request looks
-	 * at 16 of them in turn, so one whose client is done may be
-	 * counted for a few requests more.  0 from a daemon older than
+	 * max_connections_per_uid beside connections.  Each such request,
+	 * any client's, looks at 16 of them in turn, so one whose client is
+	 * done may be counted for a few requests more.  0 from a daemon older than
 	 * it.  (Taken from the reserved room, as those above.)
 	 */
 	uint32_t kept_connections;
