@@ -358,6 +358,10 @@ $(BUILD)/tests/itest_acl_api $(BUILD)/tests/itest_poolctl_acl \
   $(BUILD)/tests/itest_perm: \
   $(BUILD)/tests/integration/harness_ids.o
 
+# The user quota's pools, openings and refusals, made and checked alike.
+$(BUILD)/tests/itest_user_quota $(BUILD)/tests/itest_uquota_shared: \
+  $(BUILD)/tests/integration/quota_util.o
+
 # Restores from states made by hand, in the daemon's own format.
 $(BUILD)/tests/itest_restore: $(STATE_OBJ)
 

@@ -61,14 +61,8 @@
 #include "harness.h"
 #include "harness_raw.h"
 #include "poolclient.h"
+#include "quota_util.h"
 
-#define KiB 1024u
-#define MiB (1024u * 1024u)
-/* Larger than any block a client cache keeps: each goes to the daemon. */
-#define BIG (256 * KiB)
-#define POOL_SIZE (64 * MiB)
-#define OTHER_UID 65534
-#define OTHER_GID 65534
 #define WORKERS 3
 #define MAX_HANDLES 2
 
@@ -82,16 +76,6 @@ struct worker {
 	const char *name;
 	int handles;
 };
-
-static int
-create_user_quota(struct pool_conn *c, const char *name, uint64_t uq)
-{
-	struct pool_create_opts o = {.max_size = POOL_SIZE, .mode = 0666};
-	struct pool_set_opts s = {.which = POOL_SET_USER_QUOTA,
-				  .user_quota = uq};
-
-	return pool_create_set(c, name, &o, &s);
-}
 
 /*
  * In the child: connect, open the pool w->handles times and retain the
@@ -136,6 +120,15 @@ worker_start(struct worker *w, uid_t uid, const char *pool,
 	harness_child_start(&w->k, worker_main, w);
 }
 
+/* WORKERS workers of the test's uid, each holding "arr" of pool name
+ * through handles handles. */
+static void
+workers_start(struct worker *w, const char *name, int handles)
+{
+	for (int i = 0; i < WORKERS; i++)
+		worker_start(&w[i], 0, name, "arr", handles);
+}
+
 static void
 worker_stop(struct worker *w)
 {
@@ -145,24 +138,6 @@ worker_stop(struct worker *w)
 			 0);
 	assert_int_equal(report, 0);
 	assert_int_equal(harness_wait(w->k.pid), 0);
-}
-
-/* What ListUsers says uid holds in pool name (0, 0 if it is not listed). */
-static void
-uid_usage(struct pool_conn *c, const char *name, uid_t uid, uint64_t *held,
-	  uint64_t *persisted)
-{
-	struct pool_user *u;
-	size_t n, total, i;
-
-	*held = *persisted = 0;
-	EXPECT_RC(pool_users(c, name, &u, &n, &total), 0);
-	for (i = 0; i < n; i++)
-		if (u[i].uid == uid) {
-			*held = u[i].held_bytes;
-			*persisted = u[i].persisted_bytes;
-		}
-	free(u);
 }
 
 /*
@@ -200,25 +175,11 @@ expect_usage(struct pool_conn *c, const char *name, uid_t uid, uint64_t held,
 {
 	uint64_t h, p;
 
-	uid_usage(c, name, uid, &h, &p);
+	/* Not listed, it holds nothing. */
+	(void)quota_uid_usage(c, name, uid, &h, &p);
 	assert_int_equal(h, held);
 	assert_int_equal(p, persisted);
 	harness_expect_checked(c, name);
-}
-
-/* A refusal by the user quota, whose words say the uid holds holds. */
-static void
-expect_refused_per_user(struct pool *p, size_t size, const char *holds)
-{
-	const char *why;
-	pool_off_t x;
-
-	EXPECT_RC(pool_alloc(p, size, &x), -EDQUOT);
-	why = pool_last_message(-EDQUOT);
-	assert_non_null(why);
-	printf("uquota_shared: refused: %s\n", why);
-	assert_non_null(strstr(why, "per user"));
-	assert_non_null(strstr(why, holds));
 }
 
 /* The producer's block of size bytes, published as name, its own hold
@@ -237,6 +198,18 @@ publish_dropped(struct pool *p, size_t size, const char *name, bool replace)
 	return off;
 }
 
+/*
+ * The producer's opening: pool name with a user quota of 1 MiB, opened
+ * on *c as *p, and its array "arr" of 512 KiB published there, its own
+ * hold dropped.
+ */
+static void
+producer_start(const char *name, struct pool_conn **c, struct pool **p)
+{
+	quota_fixture_open(&d, "", name, 1 * MiB, c, p);
+	(void)publish_dropped(*p, 2 * BIG, "arr", false);
+}
+
 static void
 replaced_counts_once(void **state)
 {
@@ -248,13 +221,8 @@ replaced_counts_once(void **state)
 	int i;
 
 	(void)state;
-	harness_fixture_start(&d, "");
-	assert_int_equal(pool_connect(NULL, &c), 0);
-	EXPECT_RC(create_user_quota(c, "w", 1 * MiB), 0);
-	EXPECT_RC(pool_open(c, "w", &p), 0);
-	(void)publish_dropped(p, 2 * BIG, "arr", false);
-	for (i = 0; i < WORKERS; i++)
-		worker_start(&w[i], 0, "w", "arr", 1);
+	producer_start("w", &c, &p);
+	workers_start(w, "w", 1);
 	/* Persistent: charged once, to its persister. */
 	expect_usage(c, "w", me, 0, 2 * BIG);
 
@@ -265,7 +233,7 @@ replaced_counts_once(void **state)
 	expect_usage(c, "w", me, 2 * BIG + 3 * BIG / 4, BIG);
 	EXPECT_RC(pool_free(p, x), 0);
 	expect_usage(c, "w", me, 2 * BIG, BIG);
-	expect_refused_per_user(p, 5 * BIG / 4, "holds 768.0 KiB");
+	quota_expect_refused(p, 5 * BIG / 4, "holds 768.0 KiB");
 
 	/* The workers go one by one: the block counts until the last. */
 	for (i = 0; i < WORKERS - 1; i++) {
@@ -296,23 +264,18 @@ unpublished_counts_once(void **state)
 	int i;
 
 	(void)state;
-	harness_fixture_start(&d, "");
-	assert_int_equal(pool_connect(NULL, &c), 0);
-	EXPECT_RC(create_user_quota(c, "u", 1 * MiB), 0);
-	EXPECT_RC(pool_open(c, "u", &p), 0);
-	(void)publish_dropped(p, 2 * BIG, "arr", false);
-	for (i = 0; i < WORKERS; i++)
-		worker_start(&w[i], 0, "u", "arr", MAX_HANDLES);
+	producer_start("u", &c, &p);
+	workers_start(w, "u", MAX_HANDLES);
 	EXPECT_RC(pool_unpublish(p, "arr"), 0);
 	/* Six handles hold it: 512 KiB, once; 448 KiB more fit. */
 	EXPECT_RC(pool_alloc(p, 7 * BIG / 4, &x), 0);
 	expect_usage(c, "u", me, 2 * BIG + 7 * BIG / 4, 0);
-	expect_refused_per_user(p, BIG, "holds 960.0 KiB");
+	quota_expect_refused(p, BIG, "holds 960.0 KiB");
 	EXPECT_RC(pool_free(p, x), 0);
 	/* The books rebuilt by the next image count it once too. */
 	assert_int_equal(harness_restart_in_place(&d), 0);
 	expect_usage(c, "u", me, 2 * BIG, 0);
-	expect_refused_per_user(p, 2 * BIG + 4 * KiB, "holds 512.0 KiB");
+	quota_expect_refused(p, 2 * BIG + 4 * KiB, "holds 512.0 KiB");
 	for (i = 0; i < WORKERS; i++) {
 		expect_usage(c, "u", me, 2 * BIG, 0);
 		worker_stop(&w[i]);
@@ -335,11 +298,7 @@ two_uids_each_once(void **state)
 
 	(void)state;
 	harness_skip_unless_root("become another uid");
-	harness_fixture_start(&d, "");
-	assert_int_equal(pool_connect(NULL, &c), 0);
-	EXPECT_RC(create_user_quota(c, "t", 1 * MiB), 0);
-	EXPECT_RC(pool_open(c, "t", &p), 0);
-	(void)publish_dropped(p, 2 * BIG, "arr", false);
+	producer_start("t", &c, &p);
 	worker_start(&mine[0], 0, "t", "arr", 1);
 	worker_start(&mine[1], 0, "t", "arr", MAX_HANDLES);
 	worker_start(&other, OTHER_UID, "t", "arr", MAX_HANDLES);
@@ -382,7 +341,7 @@ closed_in_steps(void **state)
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	assert_int_equal(pool_connect(NULL, &owner), 0);
 	assert_int_equal(pool_connect(NULL, &holder), 0);
-	EXPECT_RC(create_user_quota(c, "s", STEPPED * BIG + BIG / 2), 0);
+	EXPECT_RC(quota_create_user(c, "s", STEPPED * BIG + BIG / 2), 0);
 	EXPECT_RC(pool_open(c, "s", &p), 0);
 	EXPECT_RC(pool_open(owner, "s", &po), 0);
 	EXPECT_RC(pool_open(holder, "s", &h1), 0);
@@ -393,18 +352,18 @@ closed_in_steps(void **state)
 		EXPECT_RC(pool_retain(h2, off[i]), 0);
 	}
 	expect_usage(c, "s", me, STEPPED * BIG, 0);
-	expect_refused_per_user(p, BIG, "holds 8.0 MiB");
+	quota_expect_refused(p, BIG, "holds 8.0 MiB");
 
 	/* 32 references, dropped one per loop turn. */
 	pool_close(po);
 	pool_disconnect(owner);
 	wait_listed(c, "s", me, 2, 3);
 	expect_usage(c, "s", me, STEPPED * BIG, 0);
-	expect_refused_per_user(p, BIG, "holds 8.0 MiB");
+	quota_expect_refused(p, BIG, "holds 8.0 MiB");
 	pool_close(h1);
 	wait_listed(c, "s", me, 2, 2);
 	expect_usage(c, "s", me, STEPPED * BIG, 0);
-	expect_refused_per_user(p, BIG, "holds 8.0 MiB");
+	quota_expect_refused(p, BIG, "holds 8.0 MiB");
 	/*
 	 * Its references are still going when the allocation comes, behind
 	 * another pool's closed handle of many: it waits for them rather
@@ -466,16 +425,13 @@ other_uids_drops(void **state)
 
 	(void)state;
 	harness_skip_unless_root("become another uid");
-	harness_fixture_start(&d, "drop_step = 1\n");
-	assert_int_equal(pool_connect(NULL, &c), 0);
-	EXPECT_RC(create_user_quota(c, "o", 8 * MiB), 0);
-	EXPECT_RC(pool_open(c, "o", &p), 0);
+	quota_fixture_open(&d, "drop_step = 1\n", "o", 8 * MiB, &c, &p);
 	EXPECT_RC(pool_alloc(p, 8 * MiB, &x), 0);
 	other.uid = OTHER_UID;
 	other.pool = "o";
 	harness_child_start(&other.k, ballast_main, &other);
 	/* Its references go one per loop turn from now. */
-	expect_refused_per_user(p, BIG, "holds 8.0 MiB");
+	quota_expect_refused(p, BIG, "holds 8.0 MiB");
 	EXPECT_RC(pool_daemon_stats(c, &ds), 0);
 	printf("uquota_shared: %llu blocks live at the refusal\n",
 	       (unsigned long long)ds.live_blocks);

@@ -131,27 +131,10 @@
 #include "harness_raw.h"
 #include "harness_store.h"
 #include "poolclient.h"
-
-#define KiB 1024u
-#define MiB (1024u * 1024u)
-/* Larger than any block a client cache keeps: each goes to the daemon. */
-#define BIG (256 * KiB)
-#define POOL_SIZE (64 * MiB)
-#define OTHER_UID 65534
-#define OTHER_GID 65534
+#include "quota_util.h"
 
 static struct daemon_proc d;
 static struct harness_store st;
-
-static int
-create_user_quota(struct pool_conn *c, const char *name, uint64_t uq)
-{
-	struct pool_create_opts o = {.max_size = POOL_SIZE, .mode = 0666};
-	struct pool_set_opts s = {.which = POOL_SET_USER_QUOTA,
-				  .user_quota = uq};
-
-	return pool_create_set(c, name, &o, &s);
-}
 
 static int
 set_user_quota(struct pool_conn *c, const char *name, uint64_t uq)
@@ -179,20 +162,6 @@ listed_user_quota(struct pool_conn *c, const char *name)
 	return uq;
 }
 
-/* A refusal by the user quota, and the daemon's words for it. */
-static void
-expect_refused_per_user(struct pool *p)
-{
-	const char *why;
-	pool_off_t x;
-
-	EXPECT_RC(pool_alloc(p, BIG, &x), -EDQUOT);
-	why = pool_last_message(-EDQUOT);
-	assert_non_null(why);
-	printf("user_quota: refused: %s\n", why);
-	assert_non_null(strstr(why, "per user"));
-}
-
 /* ---- setting it ---------------------------------------------------------- */
 
 static void
@@ -206,8 +175,8 @@ created_set_and_removed(void **state)
 	(void)state;
 	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
-	EXPECT_RC(create_user_quota(c, "u", 1 * MiB), 0);
-	EXPECT_RC(create_user_quota(c, "none", 0), 0);
+	EXPECT_RC(quota_create_user(c, "u", 1 * MiB), 0);
+	EXPECT_RC(quota_create_user(c, "none", 0), 0);
 	assert_int_equal(harness_stats_of(c, "u").user_quota, 1 * MiB);
 	assert_int_equal(harness_stats_of(c, "none").user_quota, 0);
 	assert_int_equal(listed_user_quota(c, "u"), 1 * MiB);
@@ -221,7 +190,7 @@ created_set_and_removed(void **state)
 	assert_int_equal(ps.quota, 0);
 
 	EXPECT_RC(pool_alloc(p, 1 * MiB, &a), 0);
-	expect_refused_per_user(p);
+	quota_expect_refused(p, BIG, NULL);
 	EXPECT_RC(set_user_quota(c, "u", 2 * MiB), 0);
 	assert_int_equal(listed_user_quota(c, "u"), 2 * MiB);
 	EXPECT_RC(pool_alloc(p, 2 * BIG, &b), 0);	/* 1.5 MiB */
@@ -232,9 +201,9 @@ created_set_and_removed(void **state)
 	assert_int_equal(ps.user_quota, 1 * MiB);
 	assert_int_equal(ps.live_blocks, 2);
 	assert_int_equal(ps.allocated_bytes, 1 * MiB + 2 * BIG);
-	expect_refused_per_user(p);
+	quota_expect_refused(p, BIG, NULL);
 	EXPECT_RC(pool_free(p, b), 0);
-	expect_refused_per_user(p);		/* 1 MiB held: still full */
+	quota_expect_refused(p, BIG, NULL);	/* 1 MiB held: still full */
 
 	EXPECT_RC(set_user_quota(c, "u", 0), 0);
 	assert_int_equal(harness_stats_of(c, "u").user_quota, 0);
@@ -274,7 +243,7 @@ owner_may_not_set(void **state)
 	harness_skip_unless_root("give a pool to another uid");
 	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
-	EXPECT_RC(create_user_quota(c, "o", 1 * MiB), 0);
+	EXPECT_RC(quota_create_user(c, "o", 1 * MiB), 0);
 	EXPECT_RC(pool_set(c, "o", &o), 0);
 	pid = harness_spawn_as(OTHER_UID, OTHER_GID, owner_child, NULL);
 	assert_true(pid > 0);
@@ -322,14 +291,14 @@ shared_by_one_uid(void **state)
 	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c1), 0);
 	assert_int_equal(pool_connect(NULL, &c2), 0);
-	EXPECT_RC(create_user_quota(c1, "s", 1 * MiB), 0);
+	EXPECT_RC(quota_create_user(c1, "s", 1 * MiB), 0);
 	EXPECT_RC(pool_open(c1, "s", &p1), 0);
 	EXPECT_RC(pool_open(c2, "s", &p2), 0);
 	EXPECT_RC(pool_alloc(p1, 2 * BIG, &a), 0);
 	EXPECT_RC(pool_alloc(p2, 2 * BIG, &b), 0);
 	/* Each holds half: the uid holds all of it. */
-	expect_refused_per_user(p1);
-	expect_refused_per_user(p2);
+	quota_expect_refused(p1, BIG, NULL);
+	quota_expect_refused(p2, BIG, NULL);
 	if (geteuid() == 0) {
 		pid = harness_spawn_as(OTHER_UID, OTHER_GID, other_uid_child,
 				       NULL);
@@ -339,7 +308,7 @@ shared_by_one_uid(void **state)
 	/* Freed by one connection, the room is the other's. */
 	EXPECT_RC(pool_free(p1, a), 0);
 	EXPECT_RC(pool_alloc(p2, 2 * BIG, &x), 0);
-	expect_refused_per_user(p1);
+	quota_expect_refused(p1, BIG, NULL);
 	EXPECT_RC(pool_free(p2, x), 0);
 	EXPECT_RC(pool_free(p2, b), 0);
 	pool_close(p1);
@@ -357,10 +326,7 @@ persisted_counts_after_close(void **state)
 	pool_off_t a, x;
 
 	(void)state;
-	harness_fixture_start(&d, "");
-	assert_int_equal(pool_connect(NULL, &c), 0);
-	EXPECT_RC(create_user_quota(c, "p", 1 * MiB), 0);
-	EXPECT_RC(pool_open(c, "p", &p), 0);
+	quota_fixture_open(&d, "", "p", 1 * MiB, &c, &p);
 	EXPECT_RC(pool_alloc(p, 3 * BIG, &a), 0);
 	EXPECT_RC(pool_persist(p, a), 0);
 	pool_close(p);
@@ -373,7 +339,7 @@ persisted_counts_after_close(void **state)
 	EXPECT_RC(pool_alloc(p, 2 * BIG, &x), -EDQUOT);
 	assert_non_null(strstr(pool_last_message(-EDQUOT), "per user"));
 	EXPECT_RC(pool_alloc(p, BIG, &x), 0);
-	expect_refused_per_user(p);
+	quota_expect_refused(p, BIG, NULL);
 	EXPECT_RC(pool_free(p, x), 0);
 	/* Its persistence ended, the block is gone and its room back. */
 	EXPECT_RC(pool_free_persisted(p, a, 0), 0);
@@ -391,17 +357,10 @@ persisted_counts_after_close(void **state)
 static uint64_t
 uid_holds(struct pool_conn *c, const char *name)
 {
-	struct pool_user *u;
-	size_t n, total, i;
-	uint64_t held = UINT64_MAX;
+	uint64_t held, persisted;
 
-	EXPECT_RC(pool_users(c, name, &u, &n, &total), 0);
-	for (i = 0; i < n; i++)
-		if (u[i].uid == geteuid())
-			held = u[i].held_bytes + u[i].persisted_bytes;
-	free(u);
-	assert_int_not_equal(held, UINT64_MAX);
-	return held;
+	assert_true(quota_uid_usage(c, name, geteuid(), &held, &persisted));
+	return held + persisted;
 }
 
 static void
@@ -417,7 +376,7 @@ shared_growth_per_hold(void **state)
 	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c1), 0);
 	assert_int_equal(pool_connect(NULL, &c2), 0);
-	EXPECT_RC(create_user_quota(c1, "g", 1 * MiB), 0);
+	EXPECT_RC(quota_create_user(c1, "g", 1 * MiB), 0);
 	EXPECT_RC(pool_open(c1, "g", &p1), 0);
 	EXPECT_RC(pool_open(c2, "g", &p2), 0);
 	EXPECT_RC(pool_alloc(p1, BIG, &a), 0);
@@ -552,7 +511,7 @@ own_evictable_names_make_room(void **state)
 	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	assert_int_equal(pool_connect(NULL, &c2), 0);
-	EXPECT_RC(create_user_quota(c, "ue", 4 * BIG), 0);
+	EXPECT_RC(quota_create_user(c, "ue", 4 * BIG), 0);
 	pid = harness_spawn_as(OTHER_UID, OTHER_GID, others_names_child, NULL);
 	assert_true(pid > 0);
 	assert_int_equal(harness_wait(pid), 0);
@@ -662,10 +621,7 @@ own_name_let_go_wakes_waiting_alloc(void **state)
 	pid_t pid;
 
 	(void)state;
-	harness_fixture_start(&d, "");
-	assert_int_equal(pool_connect(NULL, &c), 0);
-	EXPECT_RC(create_user_quota(c, "uw", 2 * BIG), 0);
-	EXPECT_RC(pool_open(c, "uw", &p), 0);
+	quota_fixture_open(&d, "", "uw", 2 * BIG, &c, &p);
 	EXPECT_RC(publish_evictable(p, own_names, 2), 0);
 	assert_int_equal(pipe(fds), 0);
 	pid = harness_spawn_as(geteuid(), getegid(), holder_child, &fds[1]);
@@ -733,10 +689,7 @@ names_go_with_their_charge(void **state)
 
 	(void)state;
 	harness_skip_unless_root("publish a name as another uid");
-	harness_fixture_start(&d, "");
-	assert_int_equal(pool_connect(NULL, &c), 0);
-	EXPECT_RC(create_user_quota(c, "uc", 4 * BIG), 0);
-	EXPECT_RC(pool_open(c, "uc", &p), 0);
+	quota_fixture_open(&d, "", "uc", 4 * BIG, &c, &p);
 	EXPECT_RC(pool_alloc(p, BIG, &x), 0);
 	EXPECT_RC(pool_persist(p, x), 0);
 	EXPECT_RC(pool_free(p, x), 0);
@@ -1155,10 +1108,7 @@ destroyed_with_names_held(void **state)
 
 	(void)state;
 	harness_skip_unless_root("hold names as another uid");
-	harness_fixture_start(&d, "");
-	assert_int_equal(pool_connect(NULL, &c), 0);
-	EXPECT_RC(create_user_quota(c, "ud", 2 * BIG), 0);
-	EXPECT_RC(pool_open(c, "ud", &p), 0);
+	quota_fixture_open(&d, "", "ud", 2 * BIG, &c, &p);
 	EXPECT_RC(publish_evictable(p, own_names, 2), 0);
 	assert_int_equal(pipe(fds), 0);
 	pid = harness_spawn_as(OTHER_UID, OTHER_GID, destroy_holder_child,
@@ -1171,7 +1121,7 @@ destroyed_with_names_held(void **state)
 	pool_close(p);
 	EXPECT_RC(pool_destroy_force(c, "ud"), 0);
 	assert_int_equal(harness_wait(pid), 0);
-	EXPECT_RC(create_user_quota(c, "ud", 2 * BIG), 0);
+	EXPECT_RC(quota_create_user(c, "ud", 2 * BIG), 0);
 	EXPECT_RC(pool_open(c, "ud", &p), 0);
 	EXPECT_RC(pool_alloc(p, 2 * BIG, &x), 0);
 	assert_int_equal(harness_stats_of(c, "ud").evictions, 0);
@@ -1221,13 +1171,13 @@ kept_across_restart(void **state)
 	(void)state;
 	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
-	EXPECT_RC(create_user_quota(c, "k", 1 * MiB), 0);
+	EXPECT_RC(quota_create_user(c, "k", 1 * MiB), 0);
 	EXPECT_RC(set_user_quota(c, "k", 2 * MiB), 0);
 	EXPECT_RC(pool_open(c, "k", &p), 0);
 	EXPECT_RC(pool_alloc(p, 2 * MiB, &a), 0);
 	assert_int_equal(harness_restart_in_place(&d), 0);
 	assert_int_equal(harness_stats_of(c, "k").user_quota, 2 * MiB);
-	expect_refused_per_user(p);
+	quota_expect_refused(p, BIG, NULL);
 	EXPECT_RC(pool_free(p, a), 0);
 	EXPECT_RC(pool_alloc(p, BIG, &x), 0);
 	pool_close(p);
@@ -1243,10 +1193,10 @@ kept_across_crash(void **state)
 	(void)state;
 	assert_int_equal(harness_store_start(&st), 0);
 	EXPECT_RC(pool_connect(st.sock, &c), 0);
-	EXPECT_RC(create_user_quota(c, "made", 3 * MiB), 0);
-	EXPECT_RC(create_user_quota(c, "set", 0), 0);
+	EXPECT_RC(quota_create_user(c, "made", 3 * MiB), 0);
+	EXPECT_RC(quota_create_user(c, "set", 0), 0);
 	EXPECT_RC(set_user_quota(c, "set", 5 * MiB), 0);
-	EXPECT_RC(create_user_quota(c, "gone", 7 * MiB), 0);
+	EXPECT_RC(quota_create_user(c, "gone", 7 * MiB), 0);
 	EXPECT_RC(set_user_quota(c, "gone", 0), 0);
 	pool_disconnect(c);
 	for (round = 0; round < 2; round++) {
@@ -1278,7 +1228,7 @@ file_pool_user_quota(void **state)
 	EXPECT_RC(set_user_quota(c, "f", 2 * MiB), -EROFS);
 	EXPECT_RC(pool_open(c, "f", &p), 0);
 	EXPECT_RC(pool_alloc(p, 1 * MiB, &a), 0);
-	expect_refused_per_user(p);
+	quota_expect_refused(p, BIG, NULL);
 	assert_int_equal(harness_reload_with(&d, HARNESS_FIXTURE_CONF
 		"[pool f]\nsize = 8M\nuser_quota = 2M\nmode = 0666\n"), 0);
 	harness_expect_logged(&d, "pool f: user_quota 1048576 -> 2097152");
@@ -1592,10 +1542,7 @@ refusal_said_whole(void **state)
 
 	(void)state;
 	assert_int_equal(strlen(LONG_NAME), 64);
-	harness_fixture_start(&d, "");
-	assert_int_equal(pool_connect(NULL, &c), 0);
-	EXPECT_RC(create_user_quota(c, LONG_NAME, 1 * MiB), 0);
-	EXPECT_RC(pool_open(c, LONG_NAME, &p), 0);
+	quota_fixture_open(&d, "", LONG_NAME, 1 * MiB, &c, &p);
 	EXPECT_RC(pool_alloc(p, 1 * MiB, &a), 0);
 	EXPECT_RC(pool_alloc(p, BIG, &x), -EDQUOT);
 	why = pool_last_message(-EDQUOT);
@@ -1629,10 +1576,7 @@ batch_refusal_names_the_batch(void **state)
 	const char *why;
 
 	(void)state;
-	harness_fixture_start(&d, "");
-	assert_int_equal(pool_connect(NULL, &c), 0);
-	EXPECT_RC(create_user_quota(c, "ub", 1 * MiB), 0);
-	EXPECT_RC(pool_open(c, "ub", &p), 0);
+	quota_fixture_open(&d, "", "ub", 1 * MiB, &c, &p);
 	EXPECT_RC(pool_set_cache(p, 0), 0);
 	EXPECT_RC(pool_alloc_batch(p, 5, sizes, offs), -EDQUOT);
 	why = pool_last_message(-EDQUOT);
@@ -1665,10 +1609,7 @@ producer_says_which_bound(void **state)
 	char out[512];
 
 	(void)state;
-	harness_fixture_start(&d, "");
-	assert_int_equal(pool_connect(NULL, &c), 0);
-	EXPECT_RC(create_user_quota(c, "ex", 1 * MiB), 0);
-	EXPECT_RC(pool_open(c, "ex", &p), 0);
+	quota_fixture_open(&d, "", "ex", 1 * MiB, &c, &p);
 	EXPECT_RC(pool_alloc(p, 1 * MiB, &a), 0);
 	assert_int_equal(run_producer("ex hello", out, sizeof(out)), 1);
 	printf("user_quota: producer: %s", out);
@@ -1860,7 +1801,7 @@ refuse_per_user(struct pool_conn *c)
 	uint32_t h;
 	int r;
 
-	EXPECT_RC(create_user_quota(c, "uq", 1 * MiB), 0);
+	EXPECT_RC(quota_create_user(c, "uq", 1 * MiB), 0);
 	EXPECT_RC(pool_open(c, "uq", &p), 0);
 	EXPECT_RC(pool_set_cache(p, 4 * MiB), 0);
 	EXPECT_RC(pool_alloc(p, 1 * MiB, &b), 0);
