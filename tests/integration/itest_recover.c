@@ -322,6 +322,30 @@ stop(struct harness_store *st)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* The log says what, else it is printed and the test fails saying why. */
+static void
+expect_logged(const struct harness_store *st, const char *what,
+	      const char *why)
+{
+	if (!log_has(st, what)) {
+		harness_store_print_log(st);
+		fail_msg("%s", why);
+	}
+}
+
+/*
+ * A crash, and a start with what it left in the store (FDSTORE= fdstore)
+ * whose log says what (the pools and blocks recovered), else why.
+ */
+static void
+crash_recover(struct harness_store *st, const char *fdstore,
+	      const char *what, const char *why)
+{
+	crash(st);
+	start(st, fdstore);
+	expect_logged(st, what, why);
+}
+
 static int
 setup(void **state)
 {
@@ -419,13 +443,8 @@ crash_keeps_persistent(void **state)
 	EXPECT_RC(pool_persist(b, pb), 0);
 	bytes = usable(a, pa[0]) + usable(a, pa[1]);
 
-	crash(st);
-	start(st, STORE_FDS);
-	if (!log_has(st, "after a crash: 2 pools and 3 persistent blocks "
-		     "recovered")) {
-		harness_store_print_log(st);
-		fail_msg("no recovery");
-	}
+	crash_recover(st, STORE_FDS, "after a crash: 2 pools and 3 persistent "
+		      "blocks recovered", "no recovery");
 	pool_disconnect(c);	/* its connection died with the daemon */
 	EXPECT_RC(pool_connect(st->sock, &c), 0);
 	EXPECT_RC(pool_open(c, "a", &a), 0);
@@ -539,10 +558,8 @@ torn_tail_ignored(void **state)
 	j[end / 8] = (uint64_t)9 << 32 | 4;
 	munmap(j, len);
 	start(st, STORE_FDS);
-	if (!log_has(st, "1 persistent block recovered")) {
-		harness_store_print_log(st);
-		fail_msg("the torn record was not ignored");
-	}
+	expect_logged(st, "1 persistent block recovered",
+		      "the torn record was not ignored");
 	expect_kept(st, off);
 	expect_live_blocks(st, 1);
 }
@@ -570,10 +587,8 @@ corrupt_body_refused(void **state)
 	old = mmap(NULL, 4 << 20, PROT_READ, MAP_SHARED, kfd, 0);
 	assert_true(old != MAP_FAILED);
 	start(st, STORE_FDS);
-	if (!log_has(st, "the journal is refused")) {
-		harness_store_print_log(st);
-		fail_msg("a corrupt journal was not refused");
-	}
+	expect_logged(st, "the journal is refused",
+		      "a corrupt journal was not refused");
 	for (len = 0; len < 100000; len++)
 		if (old[off + len] != 'z')
 			fail_msg("byte %zu of the refused pool changed", len);
@@ -853,12 +868,9 @@ gone_stays_gone(void **state)
 	store_drain(st);
 	print_message("journal %s, then %s\n", first, journal_in(st));
 	assert_int_equal(harness_store_find(st, first), -1);	/* compacted */
-	crash(st);
-	start(st, STORE_FDS);
-	if (!log_has(st, "1 pool and 1 persistent block recovered")) {
-		harness_store_print_log(st);
-		fail_msg("not exactly pool a and its one block");
-	}
+	crash_recover(st, STORE_FDS,
+		      "1 pool and 1 persistent block recovered",
+		      "not exactly pool a and its one block");
 	pool_disconnect(c);
 	EXPECT_RC(pool_connect(st->sock, &c), 0);
 	EXPECT_RC(pool_stats_by_name(c, "b", &s), -ENOENT);
@@ -912,12 +924,9 @@ planned_then_crash(void **state)
 	EXPECT_RC(pool_alloc(a, 3000, &more), 0);
 	fill(a, more, 3000, 'w');
 	EXPECT_RC(pool_persist(a, more), 0);
-	crash(st);
-	start(st, STORE_FDS);
-	if (!log_has(st, "1 pool and 2 persistent blocks recovered")) {
-		harness_store_print_log(st);
-		fail_msg("no recovery after the planned restart");
-	}
+	crash_recover(st, STORE_FDS,
+		      "1 pool and 2 persistent blocks recovered",
+		      "no recovery after the planned restart");
 	pool_disconnect(c);
 	EXPECT_RC(pool_connect(st->sock, &c), 0);
 	EXPECT_RC(pool_open(c, "a", &a), 0);
@@ -1012,12 +1021,8 @@ resized_persistent_kept(void **state)
 	grown = usable(a, off);
 	assert_true(grown >= 32768);
 	fill(a, off, grown, 'g');
-	crash(st);
-	start(st, STORE_FDS);
-	if (!log_has(st, "1 pool and 1 persistent block recovered")) {
-		harness_store_print_log(st);
-		fail_msg("no recovery");
-	}
+	crash_recover(st, STORE_FDS,
+		      "1 pool and 1 persistent block recovered", "no recovery");
 	pool_disconnect(c);
 	EXPECT_RC(pool_connect(st->sock, &c), 0);
 	EXPECT_RC(pool_open(c, "a", &a), 0);
@@ -1051,12 +1056,9 @@ restart_in_place_then_crash(void **state)
 	assert_int_equal(got, 1);
 	wait_removed(st, old);
 	(void)journal_in(st);
-	crash(st);
-	start(st, STORE_FDS);
-	if (!log_has(st, "1 pool and 1 persistent block recovered")) {
-		harness_store_print_log(st);
-		fail_msg("no recovery after a restart in place");
-	}
+	crash_recover(st, STORE_FDS,
+		      "1 pool and 1 persistent block recovered",
+		      "no recovery after a restart in place");
 	expect_kept(st, off);
 }
 
@@ -1101,12 +1103,9 @@ socket_activated_crash(void **state)
 	assert_int_equal(listen(st->lfd, 16), 0);
 	start(st, STORE_FDS);
 	persist_one(st, &off);
-	crash(st);
-	start(st, STORE_FDS);
-	if (!log_has(st, "1 pool and 1 persistent block recovered")) {
-		harness_store_print_log(st);
-		fail_msg("no recovery under socket activation");
-	}
+	crash_recover(st, STORE_FDS,
+		      "1 pool and 1 persistent block recovered",
+		      "no recovery under socket activation");
 	expect_kept(st, off);
 	stop(st);
 	/* Its socket, systemd's: not unlinked at the stop. */
@@ -1224,12 +1223,8 @@ small_store_compacts(void **state)
 		harness_store_print_log(st);
 		fail_msg("the compaction's journal did not fit the store");
 	}
-	crash(st);
-	start(st, "6");
-	if (!log_has(st, "2 pools and 1 persistent block recovered")) {
-		harness_store_print_log(st);
-		fail_msg("not pools a and b and a's block");
-	}
+	crash_recover(st, "6", "2 pools and 1 persistent block recovered",
+		      "not pools a and b and a's block");
 	pool_disconnect(c);
 	EXPECT_RC(pool_connect(st->sock, &c), 0);
 	EXPECT_RC(pool_stats_by_name(c, "b", &s), 0);
@@ -1273,12 +1268,8 @@ small_store_planned(void **state)
 		harness_store_print_log(st);
 		fail_msg("the restored daemon's journal is not in the store");
 	}
-	crash(st);
-	start(st, "6");
-	if (!log_has(st, "1 pool and 1 persistent block recovered")) {
-		harness_store_print_log(st);
-		fail_msg("no recovery after the planned restart");
-	}
+	crash_recover(st, "6", "1 pool and 1 persistent block recovered",
+		      "no recovery after the planned restart");
 	expect_kept(st, off);
 }
 
@@ -1432,12 +1423,9 @@ start_journal_retried(void **state)
 	persist_one(st, &after);
 	store_drain(st);
 	(void)journal_in(st);
-	crash(st);
-	start(st, STORE_FDS);
-	if (!log_has(st, "1 pool and 2 persistent blocks recovered")) {
-		harness_store_print_log(st);
-		fail_msg("not both blocks recovered");
-	}
+	crash_recover(st, STORE_FDS,
+		      "1 pool and 2 persistent blocks recovered",
+		      "not both blocks recovered");
 	expect_kept(st, before);
 	expect_kept(st, after);
 }
@@ -2075,12 +2063,7 @@ acl_start(struct harness_store *st)
 static void
 acl_recover(struct harness_store *st)
 {
-	crash(st);
-	start(st, STORE_FDS);
-	if (!log_has(st, "after a crash: 2 pools")) {
-		harness_store_print_log(st);
-		fail_msg("no recovery");
-	}
+	crash_recover(st, STORE_FDS, "after a crash: 2 pools", "no recovery");
 }
 
 static void
@@ -2276,12 +2259,7 @@ acl_set_whole_or_none(void **state)
 	(void)harness_raw_error(fd, &req, NULL);
 	close(fd);
 	unlink(flag);
-	crash(st);
-	start(st, STORE_FDS);
-	if (!log_has(st, "after a crash: 2 pools")) {
-		harness_store_print_log(st);
-		fail_msg("no recovery");
-	}
+	acl_recover(st);
 	assert_true((fd = harness_raw_greeted(st->sock, "admin")) >= 0);
 	mode = acl_mode_said(fd, said, sizeof(said));
 	close(fd);
@@ -2348,6 +2326,35 @@ kept_in_store(struct harness_store *st, uint32_t *kept)
 	return harness_store_find(st, "unread.0") >= 0;
 }
 
+/* The daemon counts n kept connections, and unread.0 is stored or not. */
+static void
+expect_kept_count(struct harness_store *st, bool stored, uint32_t n)
+{
+	uint32_t kept;
+
+	if (stored)
+		assert_true(kept_in_store(st, &kept));
+	else
+		assert_false(kept_in_store(st, &kept));
+	assert_int_equal(kept, n);
+}
+
+/*
+ * A start on the store (FDSTORE= STORE_FDS) and a connection it keeps,
+ * which is in the store: its socket, and the kept connections the daemon
+ * counts in *kept.
+ */
+static int
+start_with_kept(struct harness_store *st, uint32_t *kept)
+{
+	int fd;
+
+	start(st, STORE_FDS);
+	fd = kept_connection(st);
+	assert_true(kept_in_store(st, kept));
+	return fd;
+}
+
 /*
  * A connection let go of while its client had a descriptor unread is
  * kept, counted as its uid's, for the kernel counts the descriptor
@@ -2365,22 +2372,18 @@ kept_connection_survives_crashes(void **state)
 	uint32_t kept;
 	int fd;
 
-	start(st, STORE_FDS);
-	fd = kept_connection(st);
-	assert_true(kept_in_store(st, &kept));
+	fd = start_with_kept(st, &kept);
 	assert_int_equal(kept, 1);
 
 	for (int i = 0; i < 2; i++) {
 		crash(st);
 		start(st, STORE_FDS);
-		assert_true(kept_in_store(st, &kept));
-		assert_int_equal(kept, 1);
+		expect_kept_count(st, true, 1);
 	}
 
 	assert_int_equal(kill(st->pid, SIGUSR2), 0);
 	assert_int_equal(harness_store_wait(st, "READY=1", WAIT_MS), 0);
-	assert_true(kept_in_store(st, &kept));
-	assert_int_equal(kept, 1);
+	expect_kept_count(st, true, 1);
 
 	stop(st);
 	assert_true(harness_store_find(st, "state") >= 0);
@@ -2388,12 +2391,10 @@ kept_connection_survives_crashes(void **state)
 	start(st, STORE_FDS);
 	assert_true(log_has(st, "restored from systemd's fd store: 1 pool"));
 	wait_removed(st, "state");
-	assert_true(kept_in_store(st, &kept));
-	assert_int_equal(kept, 1);
+	expect_kept_count(st, true, 1);
 
 	close(fd);
-	assert_false(kept_in_store(st, &kept));
-	assert_int_equal(kept, 0);
+	expect_kept_count(st, false, 0);
 	crash(st);
 	start(st, STORE_FDS);
 	assert_int_equal(kept_now(st), 0);
@@ -2419,20 +2420,17 @@ static void
 kept_connection_pushed_after_exec(void **state)
 {
 	struct harness_store *st = *state;
-	uint32_t kept;
 	int first, second;
 
 	start(st, KEPT_ROOM_1);
 	first = kept_connection(st);
 	second = kept_connection(st);
-	assert_true(kept_in_store(st, &kept));
-	assert_int_equal(kept, 2);
+	expect_kept_count(st, true, 2);
 	assert_int_equal(harness_store_find(st, "unread.1"), -1);
 	assert_true(log_has(st, "is not in the fd store"));
 
 	close(first);
-	assert_false(kept_in_store(st, &kept));
-	assert_int_equal(kept, 1);
+	expect_kept_count(st, false, 1);
 
 	assert_int_equal(kill(st->pid, SIGUSR2), 0);
 	assert_int_equal(harness_store_wait(st, "READY=1", WAIT_MS), 0);
@@ -2464,9 +2462,7 @@ kept_connection_pushed_at_stop(void **state)
 	uint32_t kept;
 	int fd;
 
-	start(st, STORE_FDS);
-	fd = kept_connection(st);
-	assert_true(kept_in_store(st, &kept));
+	fd = start_with_kept(st, &kept);
 	harness_store_drop(st, (unsigned)harness_store_find(st, "unread.0"));
 
 	stop(st);
@@ -2586,19 +2582,15 @@ kept_connection_removal_retried(void **state)
 	uint32_t kept;
 	int fd;
 
-	start(st, STORE_FDS);
-	fd = kept_connection(st);
-	assert_true(kept_in_store(st, &kept));
+	fd = start_with_kept(st, &kept);
 	assert_int_equal(kept, 1);
 
 	/* From here the store reads nothing. */
 	notifications_full(st);
 	close(fd);
 	assert_int_equal(kept_now(st), 0);
-	if (!log_has(st, "cannot remove unread.0")) {
-		harness_store_print_log(st);
-		fail_msg("the removal of unread.0 was not refused");
-	}
+	expect_logged(st, "cannot remove unread.0",
+		      "the removal of unread.0 was not refused");
 
 	wait_removed(st, "unread.0");
 	assert_int_equal(kept_now(st), 0);
