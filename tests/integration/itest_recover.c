@@ -218,6 +218,37 @@ wait_removed(struct harness_store *st, const char *name)
 	assert_int_equal(harness_store_find(st, name), -1);
 }
 
+/*
+ * Signal sig to the daemon (SIGUSR2: a restart in place, SIGHUP: a
+ * reload), and until its READY=1 after it, what came before applied.
+ */
+static void
+signalled_ready(struct harness_store *st, int sig)
+{
+	long long end;
+	int got = 0;
+
+	assert_int_equal(kill(st->pid, sig), 0);
+	for (end = now_ms() + WAIT_MS; got != 1 && now_ms() < end;)
+		got = store_recv(st, (int)(end - now_ms()), "READY=1");
+	assert_int_equal(got, 1);
+}
+
+/*
+ * A restart in place, and until the old image's journal, whose place the
+ * new image's takes, is out of the store.
+ */
+static void
+restart_journal_replaced(struct harness_store *st)
+{
+	char old[64];
+
+	store_drain(st);
+	snprintf(old, sizeof(old), "%s", journal_in(st));
+	signalled_ready(st, SIGUSR2);
+	wait_removed(st, old);
+}
+
 static bool
 log_has(const struct harness_store *st, const char *what)
 {
@@ -1042,19 +1073,10 @@ restart_in_place_then_crash(void **state)
 {
 	struct harness_store *st = *state;
 	pool_off_t off;
-	char old[64];
-	long long end;
-	int got = 0;
 
 	start(st, STORE_FDS);
 	persist_one(st, &off);
-	store_drain(st);
-	snprintf(old, sizeof(old), "%s", journal_in(st));
-	assert_int_equal(kill(st->pid, SIGUSR2), 0);
-	for (end = now_ms() + WAIT_MS; got != 1 && now_ms() < end;)
-		got = store_recv(st, (int)(end - now_ms()), "READY=1");
-	assert_int_equal(got, 1);
-	wait_removed(st, old);
+	restart_journal_replaced(st);
 	(void)journal_in(st);
 	crash_recover(st, STORE_FDS,
 		      "1 pool and 1 persistent block recovered",
@@ -1135,8 +1157,6 @@ broken_config_kept(void **state)
 	struct pool *a;
 	struct pool_stats s;
 	pool_off_t off;
-	long long end;
-	int got = 0;
 
 	start(st, STORE_FDS);
 	persist_one(st, &off);
@@ -1156,10 +1176,7 @@ broken_config_kept(void **state)
 	EXPECT_RC(pool_stats_by_name(c, "b", &s), -ENOENT);
 
 	write_config(st, CONFIG "[pool b]\nsize = 1M\n");
-	assert_int_equal(kill(st->pid, SIGHUP), 0);
-	for (end = now_ms() + WAIT_MS; got != 1 && now_ms() < end;)
-		got = store_recv(st, (int)(end - now_ms()), "READY=1");
-	assert_int_equal(got, 1);
+	signalled_ready(st, SIGHUP);
 	EXPECT_RC(pool_stats_by_name(c, "b", &s), 0);
 	assert_int_equal(s.max_size, 1 << 20);
 	pool_close(a);
@@ -1406,17 +1423,12 @@ start_journal_retried(void **state)
 {
 	struct harness_store *st = *state;
 	pool_off_t before, after;
-	long long end;
-	int got = 0;
 
 	start(st, STORE_FDS);
 	persist_one(st, &before);
 	store_drain(st);
 	daemon_fsize(st, START_LIMIT);
-	assert_int_equal(kill(st->pid, SIGUSR2), 0);
-	for (end = now_ms() + WAIT_MS; got != 1 && now_ms() < end;)
-		got = store_recv(st, (int)(end - now_ms()), "READY=1");
-	assert_int_equal(got, 1);
+	signalled_ready(st, SIGUSR2);
 	wait_log(st, "File too large; a crash loses every pool");
 	daemon_fsize(st, RLIM_INFINITY);
 	wait_log(st, "a crash keeps every pool again");
@@ -2126,9 +2138,7 @@ acl_kept_across_restarts(void **state)
 		{2, 4545, 4}, {1, 4646, 0}, {1, 4242, 6},
 	};
 	struct harness_store *st = *state;
-	char old[64];
-	long long end;
-	int fd, got = 0;
+	int fd;
 
 	acl_start(st);
 	assert_true((fd = harness_raw_greeted(st->sock, "admin")) >= 0);
@@ -2136,13 +2146,7 @@ acl_kept_across_restarts(void **state)
 	close(fd);
 
 	/* In place: the state the new image reads, then its journal. */
-	store_drain(st);
-	snprintf(old, sizeof(old), "%s", journal_in(st));
-	assert_int_equal(kill(st->pid, SIGUSR2), 0);
-	for (end = now_ms() + WAIT_MS; got != 1 && now_ms() < end;)
-		got = store_recv(st, (int)(end - now_ms()), "READY=1");
-	assert_int_equal(got, 1);
-	wait_removed(st, old);
+	restart_journal_replaced(st);
 	acl_expect_rules(st, ACL_LIST);
 
 	/* A planned stop's state in the store, and a start from it. */
