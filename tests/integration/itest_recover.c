@@ -1471,38 +1471,49 @@ recovered_without_store(void **state)
 	assert_int_equal(st->pushed, 0);
 }
 
-/* The log's text (at most len - 1 bytes of it). */
-static void
-log_read(const struct harness_store *st, char *buf, size_t len)
-{
-	int fd = open(st->log, O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : -1;
-
-	if (fd >= 0)
-		close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-}
-
-/* How many times the log says what. */
-static unsigned
-log_count(const struct harness_store *st, const char *what)
-{
-	static char buf[1 << 18];
-	const char *s;
-	unsigned n = 0;
-
-	log_read(st, buf, sizeof(buf));
-	for (s = buf; (s = strstr(s, what)); s++)
-		n++;
-	return n;
-}
-
 static off_t
 log_size(const struct harness_store *st)
 {
 	struct stat sb;
 
 	return stat(st->log, &sb) == 0 ? sb.st_size : 0;
+}
+
+/*
+ * The log's whole text, however long (free it): a daemon logging at
+ * debug level under churn writes hundreds of KiB, and a count read from
+ * a fixed buffer would stop growing there.
+ */
+static char *
+log_all(const struct harness_store *st)
+{
+	size_t size = (size_t)log_size(st), at = 0;
+	char *buf = malloc(size + 1);
+	int fd = open(st->log, O_RDONLY);
+	ssize_t n;
+
+	assert_non_null(buf);
+	while (fd >= 0 && at < size &&
+	       (n = read(fd, buf + at, size - at)) > 0)
+		at += (size_t)n;
+	if (fd >= 0)
+		close(fd);
+	buf[at] = '\0';
+	return buf;
+}
+
+/* How many times the log says what. */
+static unsigned
+log_count(const struct harness_store *st, const char *what)
+{
+	char *buf = log_all(st);
+	const char *s;
+	unsigned n = 0;
+
+	for (s = buf; (s = strstr(s, what)); s++)
+		n++;
+	free(buf);
+	return n;
 }
 
 /* Does the log say what past its first from bytes (an earlier try's)? */
@@ -1537,11 +1548,11 @@ persist_until_compacting(struct harness_store *st, struct pool *a,
 			 pool_off_t *offs, unsigned *total, char *name,
 			 size_t len)
 {
-	static char buf[1 << 18];
 	size_t sizes[1024];
 	unsigned i, before = log_count(st, "compacting journal.");
 	off_t seen = log_size(st);
 	const char *s;
+	char *buf;
 
 	for (i = 0; i < 1024; i++)
 		sizes[i] = 16;
@@ -1558,7 +1569,7 @@ persist_until_compacting(struct harness_store *st, struct pool *a,
 			if (log_count(st, "compacting journal.") == before)
 				continue;
 			assert_int_equal(kill(st->pid, SIGKILL), 0);
-			log_read(st, buf, sizeof(buf));
+			buf = log_all(st);
 			for (s = NULL, i = 0; i <= before; i++)
 				s = strstr(s ? s + 1 : buf,
 					   "compacting journal.");
@@ -1566,6 +1577,7 @@ persist_until_compacting(struct harness_store *st, struct pool *a,
 			assert_non_null(s);
 			snprintf(name, len, "%.*s", (int)strcspn(s + 5, "\n"),
 				 s + 5);
+			free(buf);
 			return;
 		}
 	}
@@ -1689,6 +1701,7 @@ persisted_while_compacting(void **state)
 #define REBUILD_LIMIT	(4 * 1024 * 1024)	/* bytes: the journal fails here */
 #define REBUILD_MAX	(128 * 1024)	/* blocks of 16 B, 2 MiB of a */
 #define REBUILD_BEGUN	"with the spill) into journal."
+#define REBUILD_FAILED	"a fresh one failed (File too large)"
 #define UNPERSISTED	((pool_off_t)-1)
 #define REBUILD_SPILL	256	/* rounds of churn while the limit stays */
 /*
@@ -1732,33 +1745,54 @@ churn(struct pool *a, pool_off_t *offs, unsigned *total, unsigned round)
  * built in steps (quiet: the log only is watched, to see it as soon as it
  * can be).  Its name in name.
  */
+/*
+ * The fresh journal of the first compaction the log says began after
+ * its last failure, into name; false if none has yet.  Once the limit is
+ * lifted that one cannot fail for it: a step that failed said so at
+ * once, and its steps after the lift are written whole.  It may have
+ * begun before the lift (a retry just then), so the lines that came
+ * after the lift are not the only ones to look at.
+ */
+static bool
+rebuild_begun(const struct harness_store *st, char *name, size_t len)
+{
+	char *buf = log_all(st), *s, *last = buf;
+	bool found;
+
+	for (s = buf; (s = strstr(s, REBUILD_FAILED)); s++)
+		last = s;
+	if ((found = (s = strstr(last, REBUILD_BEGUN)) != NULL)) {
+		s += strlen(REBUILD_BEGUN) - strlen("journal.");
+		snprintf(name, len, "%.*s", (int)strcspn(s, "\n"), s);
+	}
+	free(buf);
+	return found;
+}
+
 static void
 fail_then_rebuild(struct harness_store *st, struct pool *a, pool_off_t *offs,
 		  unsigned *total, bool quiet, char *name, size_t len)
 {
-	static char buf[1 << 18];
-	unsigned before, i, k = 0;
+	unsigned i, k = 0;
 	long long end;
-	char *s;
 
 	/*
 	 * Counted from now: the log holds the earlier tries' daemons too,
 	 * whose lines would end these waits before this daemon failed.
 	 */
 	unsigned taken = log_count(st, "taken out of the fd store");
-	unsigned failed = log_count(st, "a fresh one failed (File too large)");
+	unsigned failed = log_count(st, REBUILD_FAILED);
 
 	daemon_fsize(st, REBUILD_LIMIT);
 	while (log_count(st, "taken out of the fd store") == taken)
 		churn(a, offs, total, 0);
-	while (log_count(st, "a fresh one failed (File too large)") == failed)
+	while (log_count(st, REBUILD_FAILED) == failed)
 		churn(a, offs, total, k++);
 	for (i = 0; i < REBUILD_SPILL; i++)
 		churn(a, offs, total, k++);
-	before = log_count(st, REBUILD_BEGUN);
 	daemon_fsize(st, RLIM_INFINITY);
 	end = now_ms() + REBUILD_WAIT_MS;
-	while (log_count(st, REBUILD_BEGUN) == before) {
+	while (!rebuild_begun(st, name, len)) {
 		if (now_ms() > end) {
 			harness_store_print_log(st);
 			fail_msg("no fresh journal built in steps");
@@ -1769,12 +1803,6 @@ fail_then_rebuild(struct harness_store *st, struct pool *a, pool_off_t *offs,
 			usleep(5000);
 		}
 	}
-	log_read(st, buf, sizeof(buf));
-	for (s = NULL, i = 0; i <= before; i++)
-		s = strstr(s ? s + 1 : buf, REBUILD_BEGUN);
-	assert_non_null(s);
-	s += strlen(REBUILD_BEGUN) - strlen("journal.");
-	snprintf(name, len, "%.*s", (int)strcspn(s, "\n"), s);
 }
 
 /* The blocks of offs still persistent. */
