@@ -30,6 +30,7 @@
 
 #include "heap.h"
 #include "heap_owner.h"
+#include "fail_malloc_beside.h"
 
 #define KiB (1024ull)
 #define MiB (1024ull * 1024)
@@ -872,15 +873,6 @@ reserve_oom_child(void)
 	return refused ? 0 : 2;
 }
 
-/* ASan's allocator comes before any preloaded one: no failures there. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-
 #ifndef UNDER_ASAN
 /* The child's exit status with the (m+1)th allocation failing. */
 static int
@@ -914,19 +906,12 @@ reserve_out_of_memory_changes_nothing(void **state)
 	(void)state;
 	skip();
 #else
-	char self[4096], so[4200], *slash;
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char self[4096], so[4200];
 	unsigned m;
 	int rc;
 
 	(void)state;
-	assert_true(n > 0);
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	assert_non_null(slash);
-	snprintf(so, sizeof(so), "%.*s/fail_malloc.so", (int)(slash - self),
-		 self);
-	assert_int_equal(access(so, R_OK), 0);
+	fail_malloc_beside(self, sizeof(self), so, sizeof(so));
 	for (m = 0; (rc = reserve_oom_run(self, so, m)) == 0; m++)
 		;
 	if (rc != 2)

@@ -91,6 +91,7 @@
 #include <cmocka.h>
 
 #include "daemon_fixture.h"
+#include "fail_malloc_beside.h"
 #include "pool.h"
 #include "pool_internal.h"
 #include "pool_names.h"
@@ -805,15 +806,6 @@ retain_nomem_child(void)
 	return 0;
 }
 
-/* ASan's allocator comes before any preloaded one: no failures there. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-
 static void
 refused_retain_leaves_no_table(void **state)
 {
@@ -821,18 +813,12 @@ refused_retain_leaves_no_table(void **state)
 	(void)state;
 	skip();
 #else
-	char self[4096], so[4200], *slash;
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char self[4096], so[4200];
 	int status;
 	pid_t pid;
 
 	(void)state;
-	assert_true(n > 0);
-	self[n] = '\0';
-	assert_non_null(slash = strrchr(self, '/'));
-	snprintf(so, sizeof(so), "%.*s/fail_malloc.so", (int)(slash - self),
-		 self);
-	assert_int_equal(access(so, R_OK), 0);
+	fail_malloc_beside(self, sizeof(self), so, sizeof(so));
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
