@@ -384,6 +384,33 @@ write_config(FILE *f, const char *extra_config)
 	fclose(f);
 }
 
+/*
+ * Wait until d's daemon answers a Hello; 0, or -1 if it died.  A socket
+ * that accepts is not enough: the daemon listens before its event loop
+ * (and with it its SIGTERM, SIGINT and SIGHUP handling) runs, and only the
+ * loop answers.  A refusal (-EUSERS) is an answer too.
+ */
+static int
+wait_listening(struct daemon_proc *d)
+{
+	struct pool_conn *c;
+	int i, rc;
+
+	for (i = 0; i < 500; i++) {
+		if (can_connect(d->sock)) {
+			rc = pool_connect(d->sock, &c);
+			if (rc == 0)
+				pool_disconnect(c);
+			if (rc == 0 || rc == -EUSERS)
+				return 0;
+		}
+		if (!harness_alive(d))
+			return -1;
+		harness_sleep_ms(10);
+	}
+	return -1;
+}
+
 int
 harness_start(struct daemon_proc *d, const char *extra_config)
 {
@@ -400,7 +427,6 @@ harness_start_from(struct daemon_proc *d, const char *path,
 	uid_t daemon_uid = as ? (uid_t)strtoul(as, NULL, 10) : 0;
 	char bin[256];
 	FILE *f;
-	int i;
 
 	memset(d, 0, sizeof(*d));
 	snprintf(d->dir, sizeof(d->dir), "/tmp/poolmgr-test.XXXXXX");
@@ -447,14 +473,7 @@ harness_start_from(struct daemon_proc *d, const char *path,
 		      "--config", d->conf, (char *)NULL);
 		_exit(127);
 	}
-	for (i = 0; i < 500; i++) {
-		if (can_connect(d->sock))
-			break;
-		if (!harness_alive(d))
-			return -1;
-		harness_sleep_ms(10);
-	}
-	if (i == 500)
+	if (wait_listening(d) != 0)
 		return -1;
 	setenv("POOLMGRD_SOCKET", d->sock, 1);
 	return 0;
@@ -483,33 +502,6 @@ exec_daemon(const struct daemon_proc *d, const char *log, int append)
 		_exit(127);
 	}
 	return pid;
-}
-
-/*
- * Wait until d's daemon answers a Hello; 0, or -1 if it died.  A socket
- * that accepts is not enough: the daemon listens before its event loop
- * (and with it its SIGTERM, SIGINT and SIGHUP handling) runs, and only the
- * loop answers.  A refusal (-EUSERS) is an answer too.
- */
-static int
-wait_listening(struct daemon_proc *d)
-{
-	struct pool_conn *c;
-	int i, rc;
-
-	for (i = 0; i < 500; i++) {
-		if (can_connect(d->sock)) {
-			rc = pool_connect(d->sock, &c);
-			if (rc == 0)
-				pool_disconnect(c);
-			if (rc == 0 || rc == -EUSERS)
-				return 0;
-		}
-		if (!harness_alive(d))
-			return -1;
-		harness_sleep_ms(10);
-	}
-	return -1;
 }
 
 int
