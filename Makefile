@@ -113,7 +113,8 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/journal.c daemon/journal_compact.c \
                daemon/journal_names.c \
                daemon/recover.c daemon/notify.c daemon/hugepage.c \
-               daemon/closer.c daemon/socket_dir.c daemon/peer_store.c
+               daemon/closer.c daemon/socket_dir.c daemon/peer_store.c \
+               daemon/peer_kept.c
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o) $(STATE_OBJ)
 # -pthread: destroyed pools' memfds are closed on a thread (closer.c).
 DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null) $(SD_LIBS) \

@@ -29,6 +29,7 @@
 #include "dispatch_internal.h"
 #include "log.h"
 #include "peer.h"
+#include "peer_kept.h"
 #include "pool.h"
 #include "server.h"
 #include "session.h"

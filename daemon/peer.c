@@ -101,7 +101,7 @@
 #include "log.h"
 #include "memtrim.h"
 #include "peer.h"
-#include "peer_store.h"
+#include "peer_kept.h"
 
 #define PEER_READ_BATCH 64
 #define OUTMSG_OVERHEAD 32	/* the allocator's share of a queued reply */
@@ -155,26 +155,6 @@ struct peer {
 	bool passed_fds;	/* a reply passed it descriptors */
 };
 
-/* A connection let go of while its client had descriptors unread. */
-struct kept {
-	LIST_ENTRY(kept) entry;
-	int fd;
-	uid_t uid;
-	unsigned id;		/* its name: "unread.<id>" */
-	bool stored;		/* in systemd's fd store under it */
-	/*
-	 * Its client is done with it, but the store could not be asked to
-	 * take it out: kept, and not counted, until it has been (its id
-	 * given to no other, for a removal takes every descriptor of the
-	 * name).
-	 */
-	bool leaving;
-};
-
-/* In the order of their ids, each id once. */
-static LIST_HEAD(, kept) kept = LIST_HEAD_INITIALIZER(kept);
-static unsigned kept_in_store;	/* those stored */
-static unsigned look_from;	/* the id peer_kept_look goes on from */
 /* A stop: no connection is kept, and none shut down, for systemd's
  * store may hold them for the next start. */
 static bool closing_all;
@@ -193,7 +173,6 @@ static void peer_on_closed(evutil_socket_t, short, void *);
 static bool queue_msg(struct peer *, const void *, size_t,
 		      const struct peer_fds *);
 static bool fds_own(struct peer_fds *);
-static int unread_bytes(int);
 
 /* A peer_new that could not make its events: nothing of it is kept. */
 static void
@@ -208,11 +187,7 @@ peer_new_undo(struct peer *p)
 	free(p);
 }
 
-/*
- * The uid of the client on fd, as the kernel says; one no uid has if it
- * will not say, so that such clients share one bound.
- */
-static uid_t
+uid_t
 peer_uid(int fd)
 {
 	struct ucred cr;
@@ -311,7 +286,7 @@ peer_new(struct event_base *base, int fd, peer_dispatch_fn fn, void *arg)
 	p->uid = peer_uid(fd);
 	/* A carried connection may hold an older image's replies unread,
 	 * descriptors among them for all this one knows (peer_keep). */
-	p->passed_fds = unread_bytes(fd) != 0;
+	p->passed_fds = peer_unread_bytes(fd) != 0;
 	STAILQ_INIT(&p->out);
 	STAILQ_INIT(&p->held);
 	p->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, peer_on_read, p);
@@ -433,273 +408,16 @@ held_drop(struct peer *p)
 	}
 }
 
-/* Bytes of datagrams sent on fd that its client has not read yet. */
-static int
-unread_bytes(int fd)
-{
-	int n;
-
-	/* Unknown reads as unread: the socket is kept, never wrongly let go. */
-	return ioctl(fd, SIOCOUTQ, &n) == -1 ? 1 : n;
-}
-
-/* The lowest id no kept connection has; *after, the one it goes after. */
-static unsigned
-kept_free_id(struct kept **after)
-{
-	struct kept *k;
-	unsigned id = 0;
-
-	*after = NULL;
-	LIST_FOREACH(k, &kept, entry) {
-		if (k->id != id)
-			break;
-		id++;
-		*after = k;
-	}
-	return id;
-}
-
-/* The kept connection with id, or the one it would go after (NULL: first). */
-static struct kept *
-kept_at(unsigned id, bool *has)
-{
-	struct kept *k, *after = NULL;
-
-	*has = false;
-	LIST_FOREACH(k, &kept, entry) {
-		if (k->id >= id) {
-			*has = k->id == id;
-			break;
-		}
-		after = k;
-	}
-	return *has ? k : after;
-}
-
-static void
-kept_insert(struct kept *k, struct kept *after)
-{
-	if (after)
-		LIST_INSERT_AFTER(after, k, entry);
-	else
-		LIST_INSERT_HEAD(&kept, k, entry);
-}
-
-/* Out of the store, or never in it: closed and forgotten. */
-static void
-kept_free(struct kept *k)
-{
-	LIST_REMOVE(k, entry);
-	kept_in_store -= k->stored;
-	close(k->fd);
-	free(k);
-}
-
-/*
- * Its client is done with it: out of the store, and closed.  A removal
- * the store cannot be asked for now (systemd reads no notification, or
- * memory is short) is asked again later (peer_kept_leave).
- */
-static void
-kept_close(struct kept *k)
-{
-	if (k->stored && peer_store_remove(k->id) != 0) {
-		k->leaving = true;
-		peer_store_again();
-		return;
-	}
-	kept_free(k);
-}
-
-/*
- * No memory to keep uid's connection: the caller closes it, and its
- * descriptors stay in flight, counted nowhere.  Said, within the limit
- * of every line a client can cause.
- */
-static void
-keep_lost(uid_t uid)
-{
-	static struct log_limit lim;
-
-	log_limited(&lim, LOG_PRI_WARNING, "uid %u: out of memory to keep a "
-		    "connection whose client has descriptors unread: closed, "
-		    "and not counted", (unsigned)uid);
-}
-
 /*
  * Keep p's socket if its client has descriptors unread: closing our end
- * would not take them out of flight.  Shut down, so that the client
- * reads what came and then its end, as after a close.  True if kept.
+ * would not take them out of flight (peer_kept.c).  True if kept.
  */
 static bool
 peer_keep(struct peer *p)
 {
-	struct kept *k, *after;
-
-	if (closing_all || !p->passed_fds || unread_bytes(p->fd) == 0)
+	if (closing_all || !p->passed_fds || peer_unread_bytes(p->fd) == 0)
 		return false;
-	if (!(k = malloc(sizeof(*k)))) {
-		keep_lost(p->uid);
-		return false;
-	}
-	(void)shutdown(p->fd, SHUT_RDWR);
-	k->fd = p->fd;
-	k->uid = p->uid;
-	k->leaving = false;
-	/* Those done with leave first: a system call each, so only now. */
-	if (kept_in_store > 0 && kept_in_store >= peer_store_room()) {
-		unsigned of_uid;
-
-		(void)peer_kept(p->uid, &of_uid, true);
-	}
-	k->id = kept_free_id(&after);
-	k->stored = peer_store_push(k->id, k->fd, kept_in_store) == 0;
-	kept_in_store += k->stored;
-	kept_insert(k, after);
-	return true;
-}
-
-unsigned
-peer_kept(uid_t uid, unsigned *of_uid, bool sweep)
-{
-	struct kept *k, *next;
-	unsigned n = 0;
-
-	*of_uid = 0;
-	for (k = LIST_FIRST(&kept); k; k = next) {
-		next = LIST_NEXT(k, entry);
-		if (k->leaving)
-			continue;
-		/* Read, or closed by the client, which drops what it had. */
-		if (sweep && unread_bytes(k->fd) == 0) {
-			kept_close(k);
-			continue;
-		}
-		n++;
-		*of_uid += k->uid == uid;
-	}
-	return n;
-}
-
-unsigned
-peer_kept_look(unsigned most)
-{
-	struct kept *k, *next;
-	unsigned looked = 0, of_uid, from = look_from;
-	int pass;
-
-	/* Those from look_from on, then those before it: each in turn. */
-	for (pass = 0; pass < 2 && looked < most; pass++)
-		for (k = LIST_FIRST(&kept); k && looked < most; k = next) {
-			next = LIST_NEXT(k, entry);
-			if (k->leaving || (k->id >= from) != (pass == 0))
-				continue;
-			looked++;
-			look_from = k->id + 1;
-			if (unread_bytes(k->fd) == 0)
-				kept_close(k);
-		}
-	return peer_kept((uid_t)-1, &of_uid, false);
-}
-
-unsigned
-peer_kept_fds(int *fd, unsigned *id)
-{
-	struct kept *k;
-	unsigned n = 0;
-
-	LIST_FOREACH(k, &kept, entry) {
-		if (fd)
-			fd[n] = k->fd;
-		if (id)
-			id[n] = k->id;
-		n++;
-	}
-	return n;
-}
-
-void
-peer_keep_taken(int fd, unsigned id)
-{
-	struct kept *k = malloc(sizeof(*k)), *after;
-	bool has;
-
-	/*
-	 * Closed, as the older image would have had to without memory, and
-	 * out of the store: nothing would name it again.
-	 */
-	if (!k) {
-		keep_lost(peer_uid(fd));
-		close(fd);
-		if (fdstore_max() > 0)
-			peer_store_remove(id);
-		return;
-	}
-	k->fd = fd;
-	k->uid = peer_uid(fd);
-	k->leaving = false;
-	after = kept_at(id, &has);
-	if (!has) {
-		/*
-		 * Under the store, it is there under its name if a start
-		 * from the store took it; an exec's image may not have
-		 * pushed it (peer_kept_push).
-		 */
-		k->id = id;
-		k->stored = fdstore_max() > 0;
-	} else {
-		/* The name twice (not ours): another, pushed anew. */
-		k->id = kept_free_id(&after);
-		k->stored = peer_store_push(k->id, fd, kept_in_store) == 0;
-	}
-	kept_in_store += k->stored;
-	kept_insert(k, after);
-}
-
-/*
- * One refused stays taken for stored, and counted: the older image may
- * have pushed it, and asking out a name the store lacks costs nothing.
- */
-void
-peer_kept_push(void)
-{
-	struct kept *k;
-	unsigned pushed = 0;
-
-	LIST_FOREACH(k, &kept, entry)
-		pushed += peer_store_push(k->id, k->fd, pushed) == 0;
-}
-
-bool
-peer_kept_leave(void)
-{
-	struct kept *k, *next;
-	bool left = false;
-
-	for (k = LIST_FIRST(&kept); k; k = next) {
-		next = LIST_NEXT(k, entry);
-		if (!k->leaving)
-			continue;
-		if (peer_store_remove(k->id) == 0)
-			kept_free(k);
-		else
-			left = true;
-	}
-	return left;
-}
-
-void
-peer_kept_forget(void)
-{
-	struct kept *k;
-
-	LIST_FOREACH(k, &kept, entry)
-		if (k->stored) {
-			peer_store_remove(k->id);
-			k->stored = false;
-		}
-	kept_in_store = 0;
+	return peer_kept_add(p->fd, p->uid);
 }
 
 static void
@@ -944,18 +662,11 @@ void
 peer_close_all(void)
 {
 	struct peer *p;
-	struct kept *k;
 
 	closing_all = true;
 	while ((p = LIST_FIRST(&peers)))
 		peer_free(p);
-	/* Left in the store, if there: the next start may take them. */
-	while ((k = LIST_FIRST(&kept))) {
-		LIST_REMOVE(k, entry);
-		close(k->fd);
-		free(k);
-	}
-	kept_in_store = 0;
+	peer_kept_close_all();
 }
 
 /* Room for the SCM_RIGHTS of one datagram. */

@@ -48,6 +48,7 @@
 #include "log.h"
 #include "notify.h"
 #include "peer.h"
+#include "peer_kept.h"
 #include "peer_store.h"
 #include "pool.h"
 #include "restart_names.h"

@@ -74,6 +74,7 @@
 #include "journal.h"
 #include "log.h"
 #include "peer.h"
+#include "peer_kept.h"
 #include "pool.h"
 #include "restart.h"
 #include "restart_exec.h"

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "log.h"
 #include "peer.h"
+#include "peer_kept.h"
 #include "restore_check.h"
 #include "restart_names.h"
 #include "restore_fds.h"

@@ -32,6 +32,7 @@
 #include "memtrim.h"
 #include "notify.h"
 #include "peer.h"
+#include "peer_kept.h"
 #include "peer_store.h"
 #include "pool.h"
 #include "pool_numa.h"
@@ -955,7 +956,7 @@ server_run(const struct server_opts *o, struct config *cf)
 	if (!base)
 		fatalx("event_base_new failed");
 	notify_setup(base);
-	if (!peer_store_setup(base))
+	if (!peer_store_setup(base) || !peer_kept_setup(base))
 		fatalx("evtimer_new failed");
 	dispatch_wait_setup(base);
 	if (dispatch_room_setup(base))
@@ -1093,6 +1094,7 @@ server_run(const struct server_opts *o, struct config *cf)
 	if (!restart_stored())
 		peer_kept_forget();
 	peer_close_all();
+	peer_kept_teardown();
 	peer_store_teardown();
 	dispatch_room_teardown();
 	while ((p = dpool_first()))

@@ -108,6 +108,7 @@
 #include "dispatch.h"
 #include "hugepage.h"
 #include "peer.h"
+#include "peer_kept.h"
 #include "pool.h"
 #include "session.h"
 

@@ -14,6 +14,7 @@
  * each holding a socket's buffer of replies at most, the daemon's 128 KiB:
  * some 85 opens, with their closes), another client as 65532.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -423,6 +424,67 @@ kept_connections_looked_at_in_turn(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+/* The sockets the daemon pid has open, as /proc says. */
+static unsigned
+daemon_sockets(pid_t pid)
+{
+	char path[300], link[64];
+	struct dirent *e;
+	unsigned n = 0;
+	DIR *dir;
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	assert_non_null(dir = opendir(path));
+	while ((e = readdir(dir))) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid,
+			 e->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		n += len > 7 && strncmp(link, "socket:", 7) == 0;
+	}
+	closedir(dir);
+	return n;
+}
+
+/*
+ * A kept connection's client that is done is let go of with nobody
+ * asking: the daemon looks at them all every 10 s while any is kept
+ * (peer_kept.c).  Before, one stayed kept (counted, its socket open,
+ * in the store) until a refusal, a DaemonStats or a full store looked
+ * at it.  Seen from /proc, for asking would look: the daemon closes the
+ * 40 sockets within 25 s (one period, or two if the first came before
+ * the clients closed), and the first DaemonStats finds none kept
+ * (before, 40 less the 16 it looks at).
+ */
+static void
+kept_connections_let_go_unasked(void **state)
+{
+	struct daemon_proc d;
+	int fd[KEPT_MANY];
+	unsigned i, kept, now = 0;
+
+	(void)state;
+	assert_int_equal(harness_start(&d, "[pool s]\nsize = 1M\n"
+				       "mode = 0666\n"), 0);
+	for (i = 0; i < KEPT_MANY; i++)
+		fd[i] = kept_one(d.sock);
+	/* Counted once all are kept: the start's Hello may be open still. */
+	kept = daemon_sockets(d.pid);
+	assert_true(kept > KEPT_MANY);
+	for (i = 0; i < KEPT_MANY; i++)
+		close(fd[i]);
+	for (i = 0; i < 250; i++) {
+		if ((now = daemon_sockets(d.pid)) <= kept - KEPT_MANY)
+			break;
+		harness_sleep_ms(100);
+	}
+	printf("daemon sockets: %u with those kept, %u after %u ms\n", kept,
+	       now, i * 100);
+	assert_true(now <= kept - KEPT_MANY);
+	assert_int_equal(kept_now(d.sock), 0);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 struct holder {
 	const char *sock;
 	int ready[2];		/* a byte once its open's reply came */
@@ -717,6 +779,7 @@ main(void)
 		cmocka_unit_test(kept_connections_counted_after_restart),
 		cmocka_unit_test(kept_connections_in_status),
 		cmocka_unit_test(kept_connections_looked_at_in_turn),
+		cmocka_unit_test(kept_connections_let_go_unasked),
 		cmocka_unit_test(taken_over_unread_reply_kept),
 		cmocka_unit_test(connection_holds_the_daemons_buffer),
 		cmocka_unit_test(largest_reply_fits_under_a_small_wmem_max),
