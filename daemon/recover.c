@@ -13,8 +13,9 @@
  * pool_uquota.h), never a part of either.
  * Anything wrong refuses the journal whole: a crash then starts fresh,
  * as a refused planned state does, rather than half a pool.  Only a pool
- * whose keep.<n> the store holds twice, neither told for its memory, is
- * left out alone (place): that doubt is the store's, not the journal's.
+ * whose keep.<n> the store does not hold, or holds twice, neither told
+ * for its memory, is left out alone (place): that loss or doubt is the
+ * store's, not the journal's.
  * Blocks are found by (pool, offset) in a table of their own; one
  * unpersisted stays in it, dead, so that a persist at the same offset
  * later finds it again.
@@ -915,9 +916,9 @@ kept_find(const struct passed_fds *pf, uint64_t keep,
 }
 
 /*
- * The index in pf of keep.<keep>, pool ps's memory; -EINVAL with why if
- * there is none, -EEXIST if which it is cannot be told (kept_lost says
- * so).  The store may hold the name twice: a keep whose removal failed
+ * The index in pf of keep.<keep>, pool ps's memory; -ENOENT if the store
+ * holds none, -EEXIST if which it is cannot be told (kept_lost says
+ * either).  The store may hold the name twice: a keep whose removal failed
  * and that no image named for the next (journal.c names the 256
  * highest numbered, and forgets one only when memory is short; an image
  * older than that named none), beside a
@@ -929,7 +930,7 @@ kept_find(const struct passed_fds *pf, uint64_t keep,
  * cannot be told apart.
  */
 static int
-kept_fd(const struct passed_fds *pf, const struct replay *r, uint64_t keep,
+kept_fd(const struct passed_fds *pf, uint64_t keep,
 	const Poolmgrd__PoolState *ps)
 {
 	struct kept k;
@@ -938,8 +939,7 @@ kept_fd(const struct passed_fds *pf, const struct replay *r, uint64_t keep,
 	if (k.named == 1)
 		return k.first;	/* restore_check checks it as any */
 	if (k.named == 0)
-		return state_why(r->why, r->len, "pool %s: no keep.%llu",
-				 ps->name, (unsigned long long)keep);
+		return -ENOENT;
 	if (k.sized != 1)
 		return -EEXIST;
 	log_warnx("after a crash: pool %s: keep.%llu twice in the fd store "
@@ -949,13 +949,22 @@ kept_fd(const struct passed_fds *pf, const struct replay *r, uint64_t keep,
 	return k.at;
 }
 
-/* A pool whose memory cannot be told (kept_fd's -EEXIST), logged. */
+/*
+ * A pool whose memory the store does not hold or cannot be told (kept_fd's
+ * rc), logged.
+ */
 static void
 kept_lost(const struct passed_fds *pf, uint64_t keep,
-	  const Poolmgrd__PoolState *ps)
+	  const Poolmgrd__PoolState *ps, int rc)
 {
 	struct kept k;
 
+	if (rc == -ENOENT) {
+		log_warnx("after a crash: pool %s: keep.%llu is not in the fd "
+			  "store: its memory is lost, and the pool is not "
+			  "recovered", ps->name, (unsigned long long)keep);
+		return;
+	}
 	kept_find(pf, keep, ps, &k);
 	log_warnx("after a crash: pool %s: keep.%llu twice in the fd store "
 		  "(%u of them, %u of its %llu bytes): which is its memory "
@@ -966,14 +975,18 @@ kept_lost(const struct passed_fds *pf, uint64_t keep,
 
 /*
  * The descriptors in the state's order, taken from pf.  A pool whose
- * keep.<n> is ambiguous (kept_fd) is left out of the state alone: the
- * journal is whole and agrees with itself, each pool is its own memfd
- * and its own records (nothing of one pool's refers to another's), and
- * the store's ambiguity is about that pool's memory only, so the others
- * are as sound as without it.  Refusing them all lost every pool for
- * one.  A keep missing still refuses the journal whole, as anything
- * else wrong with what the journal says the store holds.  The pools
- * left out are logged only once the rest is known to be taken.
+ * keep.<n> is missing or ambiguous (kept_fd) is left out of the state
+ * alone: the journal is whole and agrees with itself, each pool is its
+ * own memfd and its own records (nothing of one pool's refers to
+ * another's: its blocks, names, persisters' charges, limit and lists
+ * are all in its PoolState, which goes with it), and the store's loss
+ * or ambiguity is about that pool's memory only, so the others are as
+ * sound as without it.  Refusing them all lost every pool for one: a
+ * store drops a push past its FileDescriptorStoreMax= without a word,
+ * and an operator may remove a name.  A keep.<n> that is there but not
+ * the pool's memfd (restore_check) still refuses the journal whole, as
+ * anything else wrong with what the journal says the store holds.  The
+ * pools left out are logged only once the rest is known to be taken.
  */
 static int
 place(struct passed_fds *pf, Poolmgrd__State *st, const struct replay *r,
@@ -989,16 +1002,14 @@ place(struct passed_fds *pf, Poolmgrd__State *st, const struct replay *r,
 		if (!r->pools[i].live)
 			continue;
 		keep[k] = r->pools[i].keep;
-		at[k] = kept_fd(pf, r, keep[k], st->pools[k]);
-		if (at[k] < 0 && at[k] != -EEXIST)
-			return at[k];
+		at[k] = kept_fd(pf, keep[k], st->pools[k]);
 		k++;
 	}
 	if (!(f = malloc((2 + st->n_pools) * sizeof(int))))
 		return state_why(r->why, r->len, "out of memory");
 	for (k = kept = 0; k < st->n_pools; k++) {
-		if (at[k] == -EEXIST) {
-			kept_lost(pf, keep[k], st->pools[k]);
+		if (at[k] < 0) {
+			kept_lost(pf, keep[k], st->pools[k], at[k]);
 			poolmgrd__pool_state__free_unpacked(st->pools[k], NULL);
 			continue;
 		}

@@ -28,10 +28,11 @@
  * where journal.c writes it (generations and the socket as journal_rec.h
  * says; in a journal with a record of generations or of a type after
  * them, a name record followed by its generation's unless it is the
- * last): recover.c must accept exactly the whole journals whose live
- * pools all have a keep.<n>, and make of them the model's pools (but
- * for one with several keeps of its number, not exactly one of them
- * sealed at its size: left out alone; with exactly one, from that one),
+ * last): recover.c must accept exactly the whole journals (of no more
+ * live pools than a state takes), and make of them the model's pools
+ * (but for one with no keep of its number, or several, not exactly one
+ * of them sealed at its size: left out alone; with exactly one, from
+ * that one),
  * settings, blocks, names (bytes, publisher, flag, generation; names
  * whose generation record never came get the ones after the pool's
  * last, in the order of their name records; the order of eviction the
@@ -624,9 +625,9 @@ model_read(struct model *md, const uint64_t *m, size_t len, uint64_t id)
 
 /*
  * How a pool's keep.<n> stands among the keeps: kept (the one of its
- * number, or of several exactly one sealed at its size), missing (none:
- * the journal is refused whole), or not known (several, and not exactly
- * one of them sealed at its size: the pool alone is left out).
+ * number, or of several exactly one sealed at its size), missing (none),
+ * or not known (several, and not exactly one of them sealed at its
+ * size).  A pool missing or not known is left out alone.
  */
 enum kept { KEPT, KEEP_MISSING, KEEP_NOT_KNOWN };
 
@@ -647,19 +648,17 @@ pool_kept(const struct mpool *mp, const uint8_t *keeps, unsigned nkeeps)
 	return named > 1 && sized != 1 ? KEEP_NOT_KNOWN : KEPT;
 }
 
-/* Has every live pool of the model a keep.<n> among the keeps? */
+/*
+ * Does a state take the model's live pools, those left out for their
+ * keep too (recover.c counts them before it leaves any out)?
+ */
 static bool
-all_kept(const struct model *md, const uint8_t *keeps, unsigned nkeeps)
+pools_fit(const struct model *md)
 {
 	size_t i, live = 0;
 
-	for (i = 0; i < md->npools; i++) {
-		if (!md->pools[i].live)
-			continue;
-		live++;
-		if (pool_kept(&md->pools[i], keeps, nkeeps) == KEEP_MISSING)
-			return false;
-	}
+	for (i = 0; i < md->npools; i++)
+		live += md->pools[i].live;
 	return live <= POOL_MAX_POOLS;
 }
 
@@ -774,9 +773,9 @@ model_same_names(const struct model *md, const struct mpool *mp,
 
 /*
  * A state recover.c made is the model's: its live pools in order, but for
- * those whose keep is not known (pool_kept), their settings, their live
- * blocks by offset and their names; the socket of the last socket record
- * unless one was passed.
+ * those whose keep is missing or not known (pool_kept), their settings,
+ * their live blocks by offset and their names; the socket of the last
+ * socket record unless one was passed.
  */
 static void
 model_same(const struct model *md, const Poolmgrd__State *st, bool listen,
@@ -792,8 +791,7 @@ model_same(const struct model *md, const Poolmgrd__State *st, bool listen,
 
 	for (i = 0; i < md->npools; i++) {
 		mp = &md->pools[i];
-		if (!mp->live ||
-		    pool_kept(mp, keeps, nkeeps) == KEEP_NOT_KNOWN)
+		if (!mp->live || pool_kept(mp, keeps, nkeeps) != KEPT)
 			continue;
 		if (k == st->n_pools)
 			die("keep.%llu: a live pool not recovered",
@@ -1026,8 +1024,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		die("a journal that is not whole was replayed: %s", rb.why);
 	if (rb.st)
 		model_same(&md, rb.st, pf.listen >= 0, data + 2, nkeeps);
-	else if (whole && all_kept(&md, data + 2, nkeeps))
-		die("a whole journal, every pool kept, refused: %s", rb.why);
+	else if (whole && pools_fit(&md))
+		die("a whole journal refused: %s", rb.why);
 	if (!rb.st) {
 		/* The replay refused: nothing taken. */
 		if (memcmp(given, fds, n * sizeof(int)) != 0 || rb.fds)

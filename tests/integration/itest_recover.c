@@ -18,7 +18,8 @@
  *                            a fresh start, no byte of the memfd touched;
  *   inconsistent_refused     whole records that say what cannot be (an
  *                            unpersist of nothing, a block over another,
- *                            a pool without its memfd): refused whole;
+ *                            a pool whose keep.<n> is a memfd of another
+ *                            size): refused whole;
  *   socket_twice_refused     a second socket record, after the changes:
  *                            refused whole;
  *   gone_stays_gone          a destroyed pool and a freed persistent block
@@ -94,6 +95,18 @@
  *                            comes back, a is left out and logged, both
  *                            its memfds out of the store (the journal
  *                            was refused whole, and b with it);
+ *   keep_missing_loses_its_pool_alone  pool a's keep.<n> gone from the
+ *                            store before the start, beside pool b's,
+ *                            both with a block persisted and named: b
+ *                            comes back with its bytes and its name, a
+ *                            is left out and logged, made fresh from the
+ *                            file with nothing charged (the journal was
+ *                            refused whole, and b with it);
+ *   keep_missing_then_crash  the same with b's keep.<n>: b, which no file
+ *                            declares, is gone, a comes back; b made
+ *                            again and blocks named in both, a second
+ *                            crash recovers them all from the journal
+ *                            the start after the loss wrote;
  *   acl_set_whole_or_none    a crash (fail_grow.so) between the records
  *                            of one SetPool, its mode and its list: the
  *                            pool recovers with both as they were, or
@@ -799,9 +812,219 @@ keep_twice_loses_its_pool_alone(void **state)
 }
 
 /*
+ * Pool b made beside a, each with a block persisted and named: a's of
+ * persist_one's bytes at *pa, named "a-kept", b's 70000 bytes of 'r' at
+ * *pb, named "b-kept".  Everything the daemon sent is applied: a's keep is
+ * keep.1 (the start's), b's the other one.
+ */
+static void
+two_named_pools(struct harness_store *st, pool_off_t *pa, pool_off_t *pb)
+{
+	struct pool_create_opts o = {.max_size = 2 << 20};
+	struct pool_conn *c;
+	struct pool *a, *b;
+
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_create(c, "b", &o), 0);
+	EXPECT_RC(pool_open(c, "b", &b), 0);
+	EXPECT_RC(pool_alloc(b, 70000, pb), 0);
+	fill(b, *pb, 70000, 'r');
+	EXPECT_RC(pool_publish(b, *pb, "b-kept"), 0);
+	pool_close(b);
+	pool_disconnect(c);
+	persist_one(st, pa);
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	EXPECT_RC(pool_publish(a, *pa, "a-kept"), 0);
+	pool_close(a);
+	pool_disconnect(c);
+	store_drain(st);
+	assert_true(harness_store_find(st, "keep.1") >= 0);
+}
+
+/* The one keep.<n> in the store but keep.1: pool b's of two_named_pools. */
+static int
+other_keep(const struct harness_store *st)
+{
+	unsigned k;
+	int at = -1;
+
+	for (k = 0; k < st->n; k++) {
+		if (strncmp(st->name[k], "keep.", 5) != 0 ||
+		    strcmp(st->name[k], "keep.1") == 0)
+			continue;
+		assert_int_equal(at, -1);
+		at = (int)k;
+	}
+	assert_true(at >= 0);
+	return at;
+}
+
+/*
+ * Pool name, from c, has its block at off named name with len bytes of
+ * byte, persisted by this uid alone: one block, one name.
+ */
+static void
+expect_named(struct pool_conn *c, const char *pool, const char *name,
+	     pool_off_t off, size_t len, int byte)
+{
+	struct pool_persisted *pp;
+	struct pool_stats s;
+	struct pool *p;
+	size_t n, total;
+	pool_off_t at;
+
+	EXPECT_RC(pool_open(c, pool, &p), 0);
+	EXPECT_RC(pool_lookup(p, name, &at, NULL), 0);
+	assert_int_equal(at, off);
+	expect_bytes(p, off, len, byte);
+	EXPECT_RC(pool_stats(p, &s), 0);
+	assert_int_equal(s.persistent_blocks, 1);
+	assert_int_equal(s.named_blocks, 1);
+	pool_close(p);
+	EXPECT_RC(pool_persisted(c, pool, &pp, &n, &total), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(pp[0].uid, getuid());
+	assert_int_equal(pp[0].blocks, 1);
+	free(pp);
+}
+
+/*
+ * Pool a's keep.<n> gone from the store before a crash's start (the
+ * store full, a push lost, an operator's removal), beside pool b's: a is
+ * left out, and said so; b comes back with its block, its bytes and its
+ * name.  a, which the file declares, is made fresh: no block, no name,
+ * nothing charged to the uid that persisted in it.  Once ready, the old
+ * names leave the store, and it holds a keep.<n> of each pool and the
+ * journal, nothing else.
+ */
+static void
+keep_missing_loses_its_pool_alone(void **state)
+{
+	struct harness_store *st = *state;
+	struct pool_persisted *pp;
+	struct pool_conn *c;
+	struct pool *a;
+	pool_off_t pa, pb, at;
+	size_t n, total;
+	char old_journal[64], old_keep[64];
+	unsigned k, keeps = 0;
+
+	start(st, STORE_FDS);
+	two_named_pools(st, &pa, &pb);
+	crash(st);
+	snprintf(old_journal, sizeof(old_journal), "%s", journal_in(st));
+	snprintf(old_keep, sizeof(old_keep), "%s", st->name[other_keep(st)]);
+	harness_store_drop(st, (unsigned)harness_store_find(st, "keep.1"));
+	start(st, STORE_FDS);
+	if (log_has(st, "the journal is refused") ||
+	    !log_has(st, "after a crash: pool a: keep.1 is not in the fd "
+		     "store: its memory is lost, and the pool is not "
+		     "recovered") ||
+	    !log_has(st, "after a crash: 1 pool and 1 persistent block "
+		     "recovered")) {
+		harness_store_print_log(st);
+		fail_msg("pool b not recovered beside pool a's keep missing");
+	}
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	expect_named(c, "b", "b-kept", pb, 70000, 'r');
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	EXPECT_RC(pool_lookup(a, "a-kept", &at, NULL), -ENOENT);
+	assert_int_equal(harness_stats(a).live_blocks, 0);
+	assert_int_equal(harness_stats(a).named_blocks, 0);
+	pool_close(a);
+	EXPECT_RC(pool_persisted(c, "a", &pp, &n, &total), 0);
+	assert_int_equal(n, 0);
+	free(pp);
+	pool_disconnect(c);
+	wait_removed(st, old_journal);
+	wait_removed(st, old_keep);
+	store_drain(st);
+	for (k = 0; k < st->n; k++)
+		keeps += strncmp(st->name[k], "keep.", 5) == 0;
+	assert_int_equal(keeps, 2);
+	assert_int_equal(st->n, 3);
+	assert_true(harness_store_journal(st) != NULL);
+}
+
+/*
+ * Pool b's keep.<n> gone from the store before a crash's start: b, which
+ * no file declares, is not there after it, and a is, with its block and
+ * its name.  The journal the start wrote is sound: b made again under
+ * its name, blocks persisted and named in both, a second crash recovers
+ * them all, no keep missing.
+ */
+static void
+keep_missing_then_crash(void **state)
+{
+	struct harness_store *st = *state;
+	struct pool_create_opts o = {.max_size = 2 << 20};
+	struct pool_stats s;
+	struct pool_conn *c;
+	struct pool *a, *b;
+	pool_off_t pa, pb, qa, qb;
+	char lost[192];
+	int k;
+
+	start(st, STORE_FDS);
+	two_named_pools(st, &pa, &pb);
+	crash(st);
+	k = other_keep(st);
+	snprintf(lost, sizeof(lost), "after a crash: pool b: %s is not in "
+		 "the fd store: its memory is lost, and the pool is not "
+		 "recovered", st->name[k]);
+	harness_store_drop(st, (unsigned)k);
+	start(st, STORE_FDS);
+	if (log_has(st, "the journal is refused") || !log_has(st, lost) ||
+	    !log_has(st, "after a crash: 1 pool and 1 persistent block "
+		     "recovered")) {
+		harness_store_print_log(st);
+		fail_msg("pool a not recovered beside pool b's keep missing");
+	}
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_stats_by_name(c, "b", &s), -ENOENT);
+	expect_named(c, "a", "a-kept", pa, 100000, 'z');
+
+	/* b again, a block of each named, and a crash with nothing lost. */
+	EXPECT_RC(pool_create(c, "b", &o), 0);
+	EXPECT_RC(pool_open(c, "b", &b), 0);
+	EXPECT_RC(pool_alloc(b, 30000, &qb), 0);
+	fill(b, qb, 30000, 'u');
+	EXPECT_RC(pool_publish(b, qb, "b-again"), 0);
+	pool_close(b);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	EXPECT_RC(pool_alloc(a, 20000, &qa), 0);
+	fill(a, qa, 20000, 'v');
+	EXPECT_RC(pool_publish(a, qa, "a-more"), 0);
+	pool_close(a);
+	pool_disconnect(c);
+	crash_recover(st, STORE_FDS, "after a crash: 2 pools and 3 persistent "
+		      "blocks recovered", "the second crash not recovered");
+	if (harness_store_log_count(st, "the pool is not recovered") != 1 ||
+	    log_has(st, "the journal is refused")) {
+		harness_store_print_log(st);
+		fail_msg("the second crash lost a pool");
+	}
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	expect_named(c, "b", "b-again", qb, 30000, 'u');
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	EXPECT_RC(pool_lookup(a, "a-kept", &pb, NULL), 0);
+	assert_int_equal(pb, pa);
+	expect_bytes(a, pa, 100000, 'z');
+	EXPECT_RC(pool_lookup(a, "a-more", &pb, NULL), 0);
+	assert_int_equal(pb, qa);
+	expect_bytes(a, qa, 20000, 'v');
+	assert_int_equal(harness_stats(a).persistent_blocks, 2);
+	pool_close(a);
+	pool_disconnect(c);
+}
+
+/*
  * Journals whose records are whole but say what cannot be: an unpersist
  * of no persistent block, a block over the persistent one, a pool whose
- * keep.<n> the store lost.  Each is refused whole.
+ * keep.<n> in the store is not its memory (a memfd of another size; one
+ * the store lost loses its pool alone: keep_missing_*).  Each is refused
+ * whole.
  */
 static void
 inconsistent_refused(void **state)
@@ -831,8 +1054,9 @@ inconsistent_refused(void **state)
 	crash(st);
 	k = harness_store_prefix(st, "keep.");
 	assert_true(k >= 0);
-	harness_store_drop(st, (unsigned)k);
-	expect_refused(st, "no keep.");
+	close(st->fd[k]);
+	st->fd[k] = other_pools_memfd(1 << 20, 'x');
+	expect_refused(st, "is not its memfd");
 }
 
 /*
@@ -2686,6 +2910,10 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(keep_twice_loses_its_pool_alone,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			keep_missing_loses_its_pool_alone, setup, teardown),
+		cmocka_unit_test_setup_teardown(keep_missing_then_crash, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(acl_set_whole_or_none, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(kept_connection_survives_crashes,
