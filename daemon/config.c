@@ -490,7 +490,9 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 	if (strcmp(key, "socket") == 0) {
 		if (strlen(value) >= sizeof(cf->socket))
 			return snprintf(ls->problem, sizeof(ls->problem),
-					"socket path too long"), 0;
+					"socket path too long (%zu bytes, at "
+					"most %zu)", strlen(value),
+					sizeof(cf->socket) - 1), 0;
 		snprintf(cf->socket, sizeof(cf->socket), "%s", value);
 	} else if (strcmp(key, "socket_mode") == 0) {
 		if (parse_octal(value, &cf->socket_mode))

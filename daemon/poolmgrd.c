@@ -225,7 +225,7 @@ static int
 check_config(const struct server_opts *so, struct config *cf)
 {
 	size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
-	const char *path;
+	const char *path, *from;
 	char err[512];
 
 	if (!so->config_path)
@@ -237,10 +237,20 @@ check_config(const struct server_opts *so, struct config *cf)
 	/* Loads, as a start would, which would log these. */
 	for (unsigned i = 0; i < cf->nwarnings; i++)
 		fprintf(stderr, "poolmgrd: %s\n", cf->warnings[i]);
+	/*
+	 * Named by where it came from: a path --socket gives is none of the
+	 * file's, which is good; and said as a start says it, with the bound.
+	 */
 	path = so->socket_path ? so->socket_path : cf->socket;
-	if (*path == '\0' || strlen(path) > max) {
-		fprintf(stderr, "poolmgrd: %s: the socket path is %s\n",
-			so->config_path, *path ? "too long" : "empty");
+	from = so->socket_path ? "--socket" : so->config_path;
+	if (*path == '\0') {
+		fprintf(stderr, "poolmgrd: %s: the socket path is empty\n",
+			from);
+		return 1;
+	}
+	if (strlen(path) > max) {
+		fprintf(stderr, "poolmgrd: %s: socket path too long (%zu bytes, "
+			"at most %zu): %s\n", from, strlen(path), max, path);
 		return 1;
 	}
 	if (check_socket_path(path))

@@ -1189,6 +1189,24 @@ check_config_option(void **state)
 		 "empty\n", d.conf);
 	assert_string_equal(out, want);
 
+	/*
+	 * A path --socket gives is --socket's, not the file's, which is
+	 * good: said so, and one too long with the bound, as a start says.
+	 */
+	write_config(&d, "[pool p]\nsize = 1M\n");
+	assert_int_equal(check_run(out, sizeof(out), "-t -s '' -c %s",
+				   d.conf), 1);
+	assert_string_equal(out, "poolmgrd: --socket: the socket path is "
+			    "empty\n");
+	memset(path, 'x', sizeof(path));
+	memcpy(path, "/tmp/", 5);
+	path[108] = '\0';
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", path,
+				   d.conf), 1);
+	snprintf(want, sizeof(want), "poolmgrd: --socket: socket path too "
+		 "long (108 bytes, at most 107): %s\n", path);
+	assert_string_equal(out, want);
+
 	assert_int_equal(check_run(out, sizeof(out), "-t -s %s", d.sock), 2);
 	assert_string_equal(out, "poolmgrd: --check-config needs --config "
 			    "FILE\nTry 'poolmgrd --help' for more "
@@ -2402,7 +2420,8 @@ named_keys_read_or_refused(void **state)
 	memset(path, 'x', sizeof(path));
 	memcpy(path, "/tmp/", 5);
 	path[108] = '\0';
-	check_refuses(&d, "socket", path, "socket path too long");
+	check_refuses(&d, "socket", path, "socket path too long (108 bytes, "
+		      "at most 107)");
 
 	check_text_refuses(&d, "[pool p]\nsize = 1M\nowner = no-such-user-here\n",
 			   5, "bad owner 'no-such-user-here' in [pool p] "
