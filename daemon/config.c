@@ -111,6 +111,8 @@ config_valid_pool_name(const char *name)
 
 /* What parse_octal takes, for the words of a refusal. */
 #define MODE_RANGE	"(octal, at most 0777)"
+/* What a time in seconds (parse_uint) takes, for the words of a refusal. */
+#define SECONDS_RANGE	"(whole seconds, 0 to 4294967295)"
 /* What a size may be written as, for a word that is none. */
 #define SIZE_FORMS	"(a number of bytes, optionally followed by K, M, " \
 			"G or T: 64M)"
@@ -419,6 +421,11 @@ parse_retain(struct load_state *ls, const char *s, uint64_t *out)
 	return 0;
 }
 
+/* DPOOL_NUMA_NODES in words, for a refusal's: its digits. */
+#define TEXT_OF_(n)	#n
+#define TEXT_OF(n)	TEXT_OF_(n)
+#define NUMA_NODES_TEXT	TEXT_OF(DPOOL_NUMA_NODES)
+
 /* A NUMA node: below the kernel's bound; whether it has memory is seen
  * when the pool is made. */
 static int
@@ -526,11 +533,13 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 	} else if (strcmp(key, "hello_timeout") == 0) {
 		if (parse_uint(value, &cf->hello_timeout))
 			return snprintf(ls->problem, sizeof(ls->problem),
-					"bad hello_timeout '%s'", value), 0;
+					"bad hello_timeout '%s' " SECONDS_RANGE,
+					value), 0;
 	} else if (strcmp(key, "idle_trim") == 0) {
 		if (parse_uint(value, &cf->idle_trim))
 			return snprintf(ls->problem, sizeof(ls->problem),
-					"bad idle_trim '%s'", value), 0;
+					"bad idle_trim '%s' " SECONDS_RANGE,
+					value), 0;
 	} else if (strcmp(key, "release_step") == 0) {
 		rc = parse_size_key(ls, key, value, &cf->release_step);
 		if (rc == SIZE_TOO_LARGE)
@@ -546,7 +555,9 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 	} else if (strcmp(key, "settle_wait_ms") == 0) {
 		if (parse_uint(value, &cf->settle_wait_ms))
 			return snprintf(ls->problem, sizeof(ls->problem),
-					"bad settle_wait_ms '%s'", value), 0;
+					"bad settle_wait_ms '%s' (whole "
+					"milliseconds, 0 to 4294967295)",
+					value), 0;
 	} else if (strcmp(key, "max_name_waits") == 0) {
 		if (parse_count32_key(ls, key, "lookups", value, 0,
 				      &cf->max_name_waits))
@@ -719,6 +730,7 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 	} else if (strcmp(key, "numa_node") == 0) {
 		bad = parse_numa_node(value, &p->numa_node) ? "numa_node" : NULL;
 		p->has_numa_node = !bad;
+		why = " (a node number below " NUMA_NODES_TEXT ")";
 	} else if (strcmp(key, "numa_policy") == 0)
 		bad = parse_numa_policy(value, &p->numa_policy) ?
 		      "numa_policy (preferred or bind)" : NULL;

@@ -2414,7 +2414,16 @@ named_keys_read_or_refused(void **state)
 		      "(octal, at most 0777)");
 	check_refuses(&d, "socket_mode", "rw", "bad socket_mode 'rw' "
 		      "(octal, at most 0777)");
-	check_refuses(&d, "hello_timeout", "soon", "bad hello_timeout 'soon'");
+	/* A whole number that is none, or past 32 bits, says what is one. */
+	check_refuses(&d, "hello_timeout", "soon", "bad hello_timeout 'soon' "
+		      "(whole seconds, 0 to 4294967295)");
+	check_refuses(&d, "idle_trim", "4294967296", "bad idle_trim "
+		      "'4294967296' (whole seconds, 0 to 4294967295)");
+	check_refuses(&d, "settle_wait_ms", "1.5", "bad settle_wait_ms '1.5' "
+		      "(whole milliseconds, 0 to 4294967295)");
+	check_text_refuses(&d, "[pool p]\nsize = 1M\nnuma_node = 1024\n", 5,
+			   "bad numa_node '1024' in [pool p] (a node number "
+			   "below 1024)");
 	check_refuses(&d, "admin_group", "no-such-group-here",
 		      "unknown admin_group 'no-such-group-here'");
 	memset(path, 'x', sizeof(path));
