@@ -24,7 +24,9 @@
 #     pool_daemon_stats, and poolctl.md names its JSON keys and metrics.
 #   - libpoolclient(3): every function client/poolclient.h declares
 #     (POOL_API) is in NAME, has the header's prototype in SYNOPSIS and a
-#     tag in DESCRIPTION, and the page has no other.
+#     tag in DESCRIPTION, and the page has no other; every structure
+#     and enum it shows has the header's members (types, names, order),
+#     and every #define it shows the header's value.
 #   - docs/protocol.md: every message and enum of proto/poolmgr.proto is
 #     named, and every field: as `Message.field`, in a list
 #     `Message{field, ...}` (or a Reply body's, `alloc{offset, ...}`), or
@@ -428,6 +430,89 @@ sed -n '/^\.SH DESCRIPTION/,/^\.SH /p' "$page" |
 same "$tmp/declared" "$tmp/described" "client/poolclient.h" \
     "libpoolclient(3) DESCRIPTION's tags" || r=1
 [ $r = 1 ] || ok "the $n functions of poolclient.h are in libpoolclient(3)'s NAME, SYNOPSIS (as declared) and DESCRIPTION, and no other"
+
+# The structures, enums and constants libpoolclient(3) shows (its .EX
+# examples and its .nf blocks of .B lines) are the header's: each member
+# of a structure shown, its type and its order, each name of an enum,
+# and each #define's value.  A field added to the header and not to the
+# page, or renamed in one of them, fails here.
+r=0
+# The C text of the page: its examples, and its .B lines kept unfilled.
+awk '
+	/^\.EX/ { ex = 1; next } /^\.EE/ { ex = 0; next }
+	/^\.nf/ { nf = 1; next } /^\.fi/ { nf = 0; next }
+	ex && !/^\./ { print; next }
+	nf && /^\.B / { s = substr($0, 4); gsub(/^"|"$/, "", s); print s }
+' "$page" | sed -e 's/\\-/-/g' -e 's/\\(dq/"/g' -e 's/\\e/\\/g' \
+    > "$tmp/page_c"
+# "struct NAME|TYPE|DECLARATOR" per member, "enum NAME|NAME" per name,
+# "#define NAME|VALUE" per constant: comments out, blanks as one.
+cat > "$tmp/decls.awk" <<'AWK'
+{ t = t $0 "\n" }
+END {
+	while ((i = index(t, "/*")) > 0) {
+		rest = substr(t, i + 2)
+		if ((e = index(rest, "*/")) == 0)
+			break
+		t = substr(t, 1, i - 1) " " substr(rest, e + 2)
+	}
+	n = split(t, line, "\n")
+	for (i = 1; i <= n; i++) {
+		l = line[i]
+		if (!on && l ~ /^(struct|enum) [a-z_]+ \{/) {
+			split(l, w, " "); name = w[1] " " w[2]; on = 1
+			body = ""; continue
+		}
+		if (on && l ~ /^\};/) { emit(name, body); on = 0; continue }
+		if (on) { body = body " " l; continue }
+		if (l ~ /^#define POOL_[A-Z_]+[ \t]/) {
+			split(l, w, /[ \t]+/); print "#define " w[2] "|" w[3]
+		}
+	}
+}
+function emit(name, body,   is_enum, k, m, i, d, nw, w, type, j, decl, nd) {
+	is_enum = name ~ /^enum /
+	gsub(/[ \t]+/, " ", body)
+	k = split(body, m, is_enum ? "," : ";")
+	for (i = 1; i <= k; i++) {
+		d = m[i]; sub(/^ /, "", d); sub(/ $/, "", d)
+		if (d == "")
+			continue
+		if (is_enum) { sub(/ *=.*/, "", d); print name "|" d; continue }
+		nw = split(d, w, " "); j = 1; type = ""
+		if (w[j] == "const") type = w[j++] " "
+		if (w[j] == "struct" || w[j] == "enum") type = type w[j++] " "
+		type = type w[j++]
+		decl = ""
+		for (; j <= nw; j++) decl = decl w[j]
+		nd = split(decl, dd, ",")
+		for (j = 1; j <= nd; j++) print name "|" type "|" dd[j]
+	}
+}
+AWK
+awk -f "$tmp/decls.awk" "$header" > "$tmp/decls_h"
+awk -f "$tmp/decls.awk" "$tmp/page_c" > "$tmp/decls_m"
+shown=$(cut -d'|' -f1 "$tmp/decls_m" | grep -v '^#define' | sort -u)
+[ "$(echo "$shown" | wc -l)" -gt 8 ] ||
+	{ fail "found only $(echo "$shown" | wc -l) structures in libpoolclient(3)"; r=1; }
+for what in $(echo "$shown" | tr ' ' '@'); do
+	what=$(echo "$what" | tr '@' ' ')
+	awk -F'|' -v w="$what" '$1 == w' "$tmp/decls_h" > "$tmp/one_h"
+	awk -F'|' -v w="$what" '$1 == w' "$tmp/decls_m" > "$tmp/one_m"
+	if [ ! -s "$tmp/one_h" ]; then
+		fail "libpoolclient(3) shows $what, which client/poolclient.h lacks"
+		r=1
+	elif ! cmp -s "$tmp/one_h" "$tmp/one_m"; then
+		fail "libpoolclient(3) shows $what otherwise than client/poolclient.h (<: the header's, >: the page's): $(diff "$tmp/one_h" "$tmp/one_m" | sed -n 's/^\([<>]\) [^|]*|/\1 /p' | tr '|\n' ' ;')"
+		r=1
+	fi
+done
+# Each constant the page defines has the header's value.
+grep '^#define ' "$tmp/decls_m" | sort -u > "$tmp/defs_m"
+sort -u "$tmp/decls_h" | grep '^#define ' > "$tmp/defs_h"
+lacks "$tmp/defs_m" "$tmp/defs_h" \
+    "libpoolclient(3) defines otherwise than client/poolclient.h" || r=1
+[ $r = 1 ] || ok "the $(echo "$shown" | wc -l) structures and enums and the $(wc -l < "$tmp/defs_m") constants libpoolclient(3) shows are client/poolclient.h's"
 
 # --- pool_strerror and ERRORS -----------------------------------------------
 r=0
