@@ -604,7 +604,8 @@ pool_entry(struct load_state *ls, const char *name)
 		return NULL;
 	}
 	if (cf->npools == CONFIG_MAX_POOLS) {
-		snprintf(ls->problem, sizeof(ls->problem), "too many pools");
+		snprintf(ls->problem, sizeof(ls->problem), "too many pools (at "
+			 "most %d [pool NAME] sections)", CONFIG_MAX_POOLS);
 		return NULL;
 	}
 	ls->pool_line[cf->npools] = ls->line;

@@ -2471,7 +2471,8 @@ named_keys_read_or_refused(void **state)
 	for (i = 0; i <= 256; i++)
 		at += (size_t)snprintf(text + at, len - at,
 				       "[pool p%d]\nsize = 64K\n", i);
-	check_text_refuses(&d, text, 3 + 2 * 256, "too many pools");
+	check_text_refuses(&d, text, 3 + 2 * 256,
+			   "too many pools (at most 256 [pool NAME] sections)");
 	text[at - strlen("[pool p256]\nsize = 64K\n")] = '\0';
 	write_config(&d, text);
 	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d.sock,
