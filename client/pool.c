@@ -689,13 +689,16 @@ client_alloc_persist(struct pool *p, const struct client_alloc_wait *aw)
  * Only then: a cache hit otherwise costs one load.  A refill that served
  * the part let the place go already, and this finds none.  The flag is a
  * hint about the daemon's books, and publishes no memory: relaxed.  The
- * answer changes nothing for the caller, whose block it is either way.
+ * answer changes nothing for the caller, whose block it is either way,
+ * nor the thread's words (pool_last_message): the caller asked nothing,
+ * and a hit that needs no WaitOver leaves them as they were.
  */
 static void
 client_wait_over(struct pool *p)
 {
 	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
 	Poolmgr__WaitOver	wo = POOLMGR__WAIT_OVER__INIT;
+	struct conn_words	words;
 
 	if (!__atomic_load_n(&p->part_kept, __ATOMIC_RELAXED) ||
 	    !__atomic_exchange_n(&p->part_kept, 0, __ATOMIC_RELAXED) ||
@@ -704,7 +707,9 @@ client_wait_over(struct pool *p)
 	wo.handle = p->handle;
 	req.body_case = POOLMGR__REQUEST__BODY_WAIT_OVER;
 	req.wait_over = &wo;
+	conn_words_save(&words);
 	(void)client_call(p, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL);
+	conn_words_restore(&words);
 }
 
 /*

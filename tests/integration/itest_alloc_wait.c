@@ -3837,6 +3837,77 @@ refill_after_a_part(void **state)
 	full_end(&f, true);
 }
 
+/* ---- wait_over_keeps_the_words ---------------------------------------- */
+
+/*
+ *   wait_over_keeps_the_words  a caching handle's part runs out in this
+ *       thread, its place kept; a block freed into its cache then serves
+ *       its next wait, and the library tells the daemon the kept place is
+ *       over (a WaitOver, the one request the hit makes): the thread's
+ *       pool_last_message(-ETIMEDOUT) still has the part's words, as after
+ *       any hit, which asks nothing (before, the WaitOver's answer
+ *       replaced them with its own, none).
+ */
+
+/* requests_answered, asked by a thread of its own: this one's words stay. */
+static void *
+answered_apart(void *arg)
+{
+	*(uint64_t *)arg = requests_answered(conn);
+	return NULL;
+}
+
+static uint64_t
+requests_answered_apart(void)
+{
+	uint64_t n = 0;
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, answered_apart, &n), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	return n;
+}
+
+static void
+wait_over_keeps_the_words(void **state)
+{
+	static struct full f;
+	struct pool_create_opts o = {.max_size = CACHE_PARTS_POOL};
+	pool_off_t mine = POOL_OFF_NONE, off = POOL_OFF_NONE;
+	char said[256];
+	uint64_t a, b, z;
+	struct pool *p;
+
+	(void)state;
+	EXPECT_RC(pool_create(conn, "overwords", &o), 0);
+	EXPECT_RC(pool_open(conn, "overwords", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 4 * MiB), 0);
+	EXPECT_RC(pool_alloc(p, BLOCK, &mine), 0);
+	full_make(&f, "overwords", 0, BLOCK);
+	EXPECT_RC(pool_alloc_wait(p, BLOCK, 0, POOL_ALLOC_PART, KEPT_PART_MS,
+				  &off), -ETIMEDOUT);
+	snprintf(said, sizeof(said), "%s", pool_last_message(-ETIMEDOUT));
+	if (!strstr(said, "no room came for 65536 bytes in pool overwords"))
+		fail_msg("the part's words: \"%s\"", said);
+	EXPECT_RC(pool_free(p, mine), 0);
+	assert_true((z = requests_answered_apart()) != 0);
+	assert_true((a = requests_answered_apart()) != 0);
+	EXPECT_RC(pool_alloc_wait(p, BLOCK, 0, 0, LONG_WAIT_MS, &off), 0);
+	assert_int_equal(off, mine);
+	if (strcmp(pool_last_message(-ETIMEDOUT), said) != 0)
+		fail_msg("after a cache hit, the thread's words were \"%s\", "
+			 "not the part's \"%s\"",
+			 pool_last_message(-ETIMEDOUT), said);
+	assert_true((b = requests_answered_apart()) != 0);
+	if ((b - a) - (a - z) != 1)
+		fail_msg("the cache hit after a part made %llu requests, not "
+			 "its WaitOver alone",
+			 (unsigned long long)((b - a) - (a - z)));
+	EXPECT_RC(pool_free(p, off), 0);
+	pool_close(p);
+	full_end(&f, true);
+}
+
 int
 main(void)
 {
@@ -3890,6 +3961,7 @@ main(void)
 		cmocka_unit_test(refill_behind_bounded),
 		cmocka_unit_test(cache_hit_beside_a_part),
 		cmocka_unit_test(refill_after_a_part),
+		cmocka_unit_test(wait_over_keeps_the_words),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
