@@ -78,15 +78,15 @@ static const struct status_field status_fields[] = {
 	DF(max_connections, "max connections", S_NUM, false,
 	    "poolmgr_daemon_max_connections",
 	    "The max_connections setting in force."),
-	DFK(admin_connections, "kept for admins", S_NUM, false,
+	DFK(admin_connections, "reserved for admins", S_NUM, false,
 	    "poolmgr_daemon_admin_connections",
 	    "The admin_connections setting in force: of max_connections, "
-	    "the places kept for root, the daemon's uid and admin_group.",
+	    "the places reserved for root, the daemon's uid and admin_group.",
 	    K_LIMITS),
 	DFK(max_connections_per_uid, "max per uid", S_NUM, false,
 	    "poolmgr_daemon_max_connections_per_uid",
 	    "The max_connections_per_uid setting in force.", K_LIMITS),
-	DF(kept_connections, "kept connections", S_NUM, false,
+	DF(kept_connections, "kept for unread fds", S_NUM, false,
 	    "poolmgr_daemon_kept_connections",
 	    "Connections let go of while their clients had descriptors "
 	    "unread, kept until they read or close: counted in "

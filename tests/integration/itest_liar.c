@@ -4009,7 +4009,7 @@ poolctl_status_old_daemon(void **state)
 
 	(void)state;
 	poolctl_status_old_daemon_run("", out, sizeof(out));
-	if (!strstr(out, "\n  kept for admins      unknown\n") ||
+	if (!strstr(out, "\n  reserved for admins  unknown\n") ||
 	    !strstr(out, "\n  max per uid          unknown\n") ||
 	    !strstr(out, "\n  resident memory      unknown\n") ||
 	    !strstr(out, "\n  max connections      1024\n") ||

@@ -781,7 +781,7 @@ connection_limits(void **state)
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 					 sizeof(err), "status"), 0);
 	assert_non_null(strstr(out, "\n  max connections      64\n"
-			       "  kept for admins      8\n"
+			       "  reserved for admins  8\n"
 			       "  max per uid          4\n"));
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 					 sizeof(err), "status --format=kv"),
