@@ -39,7 +39,13 @@ enum status_known {
 	K_NONZERO,	/* 0: the daemon could not read it (rss_bytes) */
 	K_LIMITS,	/* a daemon before fields 23 and 24 sends neither:
 			 * max_connections_per_uid, at least 1, is 0 */
+	K_KEPT,		/* a daemon before field 25 sends nothing, as one
+			 * with none kept does: a count, or features bit
+			 * 15, which came after the field, says it knows */
 };
+
+/* WaitOver answered: every daemon that says so has field 25, its 0 a count. */
+#define STATUS_FEATURE_WAIT_OVER	((uint64_t)1 << 15)
 
 struct status_field {
 	const char	*key;		/* pool_daemon_stats member, JSON key */
@@ -86,11 +92,11 @@ static const struct status_field status_fields[] = {
 	DFK(max_connections_per_uid, "max per uid", S_NUM, false,
 	    "poolmgr_daemon_max_connections_per_uid",
 	    "The max_connections_per_uid setting in force.", K_LIMITS),
-	DF(kept_connections, "kept for unread fds", S_NUM, false,
+	DFK(kept_connections, "kept for unread fds", S_NUM, false,
 	    "poolmgr_daemon_kept_connections",
 	    "Connections let go of while their clients had descriptors "
 	    "unread, kept until they read or close: counted in "
-	    "max_connections and max_connections_per_uid."),
+	    "max_connections and max_connections_per_uid.", K_KEPT),
 	DF(connections_total, "connections accepted", S_NUM, true,
 	    "poolmgr_daemon_connections_accepted_total",
 	    "Connections accepted since the daemon started, refused ones "
@@ -147,6 +153,9 @@ status_known(const struct pool_daemon_stats *ds, const struct status_field *f)
 		return status_value(ds, f) != 0;
 	case K_LIMITS:
 		return ds->max_connections_per_uid != 0;
+	case K_KEPT:
+		return status_value(ds, f) != 0 ||
+		    (ds->features & STATUS_FEATURE_WAIT_OVER) != 0;
 	case K_ALWAYS:
 		break;
 	}

@@ -148,8 +148,8 @@
  * without end, each after the last, always one more left out.
  *
  * `poolctl status` against a daemon of DaemonStats from before its fields
- * 23 and 24 (STATUS_OLD), that could not read its resident memory either:
- * the three are "unknown" in the text, null in JSON, and have no kv line
+ * 23 to 25 (STATUS_OLD), that could not read its resident memory either:
+ * the four are "unknown" in the text, null in JSON, and have no kv line
  * or metric, where they once read 0.
  *
  * Every client runs in a child process that reports through its exit code
@@ -362,9 +362,9 @@ enum lie {
 	 */
 	NAMES_OLD,
 	/*
-	 * A daemon of DaemonStats (bit 3) from before its fields 23 and 24,
+	 * A daemon of DaemonStats (bit 3) from before its fields 23 to 25,
 	 * which also could not read its resident memory: it sends none of
-	 * the three.
+	 * the four.
 	 */
 	STATUS_OLD,
 };
@@ -1553,7 +1553,7 @@ fake_persist_op(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	return fake_send(cfd, &rep, NULL, 0);
 }
 
-/* STATUS_OLD: the figures of a daemon before fields 23 and 24, no
+/* STATUS_OLD: the figures of a daemon before fields 23 to 25, no
  * resident memory read. */
 static int
 fake_daemon_stats(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
@@ -3996,11 +3996,12 @@ poolctl_status_old_daemon_run(const char *format, char *out, size_t len)
 }
 
 /*
- * poolctl status against a daemon from before admin_connections and
- * max_connections_per_uid, that could not read its resident memory
- * either: each is "unknown" in the text, null in JSON and left out of kv
- * and Prometheus, not a 0 that reads as a setting (no place kept for
- * the admins) or as a daemon of no memory.  What it did send is there.
+ * poolctl status against a daemon from before admin_connections,
+ * max_connections_per_uid and kept_connections, that could not read its
+ * resident memory either: each is "unknown" in the text, null in JSON
+ * and left out of kv and Prometheus, not a 0 that reads as a setting (no
+ * place reserved for the admins), as none kept, or as a daemon of no
+ * memory.  What it did send is there.
  */
 static void
 poolctl_status_old_daemon(void **state)
@@ -4011,6 +4012,7 @@ poolctl_status_old_daemon(void **state)
 	poolctl_status_old_daemon_run("", out, sizeof(out));
 	if (!strstr(out, "\n  reserved for admins  unknown\n") ||
 	    !strstr(out, "\n  max per uid          unknown\n") ||
+	    !strstr(out, "\n  kept for unread fds  unknown\n") ||
 	    !strstr(out, "\n  resident memory      unknown\n") ||
 	    !strstr(out, "\n  max connections      1024\n") ||
 	    !strstr(out, "\n  requests answered    7\n"))
@@ -4018,6 +4020,7 @@ poolctl_status_old_daemon(void **state)
 	poolctl_status_old_daemon_run("--json", out, sizeof(out));
 	if (!strstr(out, "\"admin_connections\": null") ||
 	    !strstr(out, "\"max_connections_per_uid\": null") ||
+	    !strstr(out, "\"kept_connections\": null") ||
 	    !strstr(out, "\"rss_bytes\": null") ||
 	    !strstr(out, "\"max_connections\": 1024"))
 		fail_msg("poolctl status --json against an old daemon:\n%s",
@@ -4025,6 +4028,7 @@ poolctl_status_old_daemon(void **state)
 	poolctl_status_old_daemon_run("--format kv", out, sizeof(out));
 	if (strstr(out, "admin_connections") ||
 	    strstr(out, "max_connections_per_uid") || strstr(out, "rss_") ||
+	    strstr(out, "kept_connections") ||
 	    !strstr(out, "\nmax_connections 1024\n"))
 		fail_msg("poolctl status --kv against an old daemon:\n%s",
 			 out);
@@ -4032,6 +4036,7 @@ poolctl_status_old_daemon(void **state)
 	if (strstr(out, "poolmgr_daemon_admin_connections") ||
 	    strstr(out, "poolmgr_daemon_max_connections_per_uid") ||
 	    strstr(out, "poolmgr_daemon_resident_memory_bytes") ||
+	    strstr(out, "poolmgr_daemon_kept_connections") ||
 	    !strstr(out, "\npoolmgr_daemon_max_connections 1024\n"))
 		fail_msg("poolctl status --prometheus against an old "
 			 "daemon:\n%s", out);

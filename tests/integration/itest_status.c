@@ -676,6 +676,8 @@ poolctl_status(void **state)
 	assert_non_null(strstr(out, "\n  bad messages         1\n"));
 	assert_non_null(strstr(out, "\n  pools                2\n"));
 	assert_non_null(strstr(out, "\n  resident memory      "));
+	/* None kept is a count, not the unknown of a daemon before them. */
+	assert_non_null(strstr(out, "\n  kept for unread fds  0\n"));
 	assert_non_null(strstr(out, " UTC  ("));
 	assert_string_equal(err, "");
 	/* The daemon's uid and gid by name, as ls names them; -n numbers. */
@@ -710,6 +712,7 @@ poolctl_status(void **state)
 	assert_int_equal(kv_value(out, "bad_messages"), 1);
 	assert_int_equal(kv_value(out, "started"), ds.started);
 	assert_int_equal(kv_value(out, "features"), ds.features);
+	assert_non_null(strstr(out, "\nkept_connections 0\n"));
 	/* poolctl's own Hello and request came after ours. */
 	assert_int_equal(kv_value(out, "requests_total"), ds.requests_total + 2);
 	assert_non_null(strstr(out, "server poolmgrd "));
@@ -723,6 +726,7 @@ poolctl_status(void **state)
 			       "gauge\n"));
 	assert_non_null(strstr(out, "\npoolmgr_daemon_bad_messages_total 1\n"));
 	assert_non_null(strstr(out, "\npoolmgr_daemon_pools 2\n"));
+	assert_non_null(strstr(out, "\npoolmgr_daemon_kept_connections 0\n"));
 	assert_non_null(strstr(out, "# HELP poolmgr_daemon_uptime_seconds "));
 	snprintf(want, sizeof(want), "\npoolmgr_daemon_info{server=\""
 		 "poolmgrd 0.1.0\",pid=\"%d\",", (int)d.pid);
