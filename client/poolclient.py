@@ -215,6 +215,28 @@ def _parts(ms):
         yield min(_PART_MS, part), part > _PART_MS
 
 
+# The most characters of a name the daemon's words show (NAME_SHOWN_MAX).
+_NAME_SHOWN_MAX = 128
+
+
+def _name_shown(name):
+    """Block name (bytes) as the daemon's words show it (name_shown in
+    daemon/dispatch_names.c), for words of the library's own that stand
+    for them: quoted, printable ASCII as it is, and the quote, the
+    backslash and every other byte as \\xHH; at most _NAME_SHOWN_MAX
+    characters of it, never half an escape, and "..." after the quote of
+    a name cut short."""
+    shown, n = [], 0
+    for b in name:
+        c = chr(b) if 0x20 <= b < 0x7f and b not in b"'\\" else \
+            "\\x%02x" % b
+        if n + len(c) > _NAME_SHOWN_MAX:
+            return "'%s'..." % "".join(shown)
+        shown.append(c)
+        n += len(c)
+    return "'%s'" % "".join(shown)
+
+
 def _whole_wait(said, what, ms, use_said):
     """What did not come in a wait of ms: with use_said, the daemon's
     words for its last part (said), which for an allocation say what held
@@ -1414,8 +1436,11 @@ class Pool(_Closing):
                         p, bname, after, part, flags, ctypes.byref(out),
                         ctypes.byref(usable), ctypes.byref(gen),
                         ctypes.byref(took))
-                # The daemon's words name the name and the pool.
-                self._wait_parts(ask, ms, "no newer name", use_said=True)
+                # The daemon's words name the name and the pool, and so
+                # do the library's where it has none of the daemon's (a
+                # restart in place took the last part's answer).
+                self._wait_parts(ask, ms, "no newer name %s in pool %s" % (
+                    _name_shown(bname), self.name), use_said=True)
             found = Lookup(out.value, usable.value, gen.value)
         except BaseException:
             # A signal's exception can come as a part that retained

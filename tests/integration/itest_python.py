@@ -18,6 +18,7 @@ import copy
 import ctypes
 import ctypes.util
 import errno
+import fcntl
 import gc
 import grp
 import json
@@ -2661,6 +2662,114 @@ def a_wait_for_an_odd_name_names_it():
                                  wait=wait)
                 assert e.strerror == "the wait ran out: no newer name " \
                     "%s in pool py in %d ms" % (shown, wait * 1000), e
+
+
+@test
+def a_wait_the_library_ends_names_the_name():
+    """A daemon restarting in place for the whole of a lookup's wait
+    answers each ask EINTR, and the C library ends each part in its own
+    words ("the wait ran out in N ms"), not the daemon's: the error still
+    names the name as the daemon shows it (quoted, bytes past printable
+    ASCII and the quote and backslash as \\xHH, at most 128 characters,
+    never half an escape, "..." after a name cut short) and the pool, in
+    one part of the wait and in several."""
+    names = ((b"py/\xff it's \\ here", "'py/\\xff it\\x27s \\x5c here'"),
+             (b"n" * 200, "'%s'..." % ("n" * 128)),
+             (b"n" * 126 + b"\x01n", "'%s'..." % ("n" * 126)))
+    where = tempfile.mkdtemp(prefix="poolmgr-py-restarting.")
+    path = os.path.join(where, "restarting.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    srv.bind(path)
+    srv.listen(1)
+    lookups = []
+
+    def varint(v):
+        out = b""
+        while v >= 0x80:
+            out += bytes([v & 0x7f | 0x80])
+            v >>= 7
+        return out + bytes([v])
+
+    def read_varint(msg, i):
+        v, shift = 0, 0
+        while msg[i] & 0x80:
+            v |= (msg[i] & 0x7f) << shift
+            shift += 7
+            i += 1
+        return v | msg[i] << shift, i + 1
+
+    def request_of(msg):
+        """A Request's id and the field number of its body."""
+        rid, body, i = 0, 0, 0
+        while i < len(msg):
+            tag, i = read_varint(msg, i)
+            if tag & 7 == 0:
+                v, i = read_varint(msg, i)
+                if tag >> 3 == 1:
+                    rid = v
+            else:			# length-delimited: a body
+                n, i = read_varint(msg, i)
+                i += n
+                body = tag >> 3
+        return rid, body
+
+    def answer():
+        conn, _ = srv.accept()
+        with conn:
+            rid, _ = request_of(conn.recv(65536))	# its Hello
+            # HelloReply{version 1, max_message 65536, server, features
+            # bit 0: lookups that wait}
+            server = b"poolmgrd restarting"
+            hello = b"\x08\x01\x10" + varint(65536) + b"\x1a" + \
+                bytes([len(server)]) + server + b"\x20\x01"
+            conn.send(b"\x08" + varint(rid) + b"\x52" +
+                      bytes([len(hello)]) + hello)
+            while True:
+                msg = conn.recv(65536)
+                if not msg:
+                    break
+                rid, body = request_of(msg)
+                head = b"\x08" + varint(rid)
+                if body == 13:
+                    # OpenReply{handle 1, max_size 4096, granularity 16,
+                    # page_size 4096, read_only} and its sealed memfd
+                    fd = os.memfd_create("restarting", os.MFD_ALLOW_SEALING)
+                    os.ftruncate(fd, 4096)
+                    fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
+                                fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW)
+                    opened = b"\x08\x01\x10" + varint(4096) + \
+                        b"\x18\x10\x20" + varint(4096) + b"\x28\x01"
+                    socket.send_fds(conn, [head + b"\x6a" +
+                                           bytes([len(opened)]) + opened],
+                                    [fd])
+                    os.close(fd)
+                elif body == 31:
+                    # Reply{id, error -EINTR (sint32, zigzag)}: restarting
+                    lookups.append(rid)
+                    conn.send(head + b"\x10" + varint(2 * errno.EINTR - 1))
+                else:
+                    conn.send(head)
+
+    t = threading.Thread(target=answer)
+    t.start()
+    try:
+        with poolclient.connect(path, 5) as c, \
+                c.open("pyrestarting", read_only=True) as p:
+            for name, shown in names:
+                for wait in (0.1, 0.6):
+                    asked = len(lookups)
+                    e = expect_error(errno.ETIMEDOUT, p.lookup, name,
+                                     wait=wait)
+                    assert e.strerror == "the wait ran out: no newer " \
+                        "name %s in pool pyrestarting in %d ms" % (
+                            shown, wait * 1000), e
+                    # Asked again after each EINTR, and once more at the
+                    # deadline: the words were the library's.
+                    assert len(lookups) - asked >= 2, lookups
+    finally:
+        t.join(10)
+        srv.close()
+        shutil.rmtree(where)
 
 
 @test
