@@ -812,13 +812,16 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
  * Read-only handles too: a reference is a reader's way to keep what it
  * reads.  Bounded as every reference is: per session (check_block_cap),
  * per block (POOL_MAX_HOLDERS), and a block that is not persistent is
- * charged to each holder, the reader too (quota_used).
+ * charged to each holder, the reader too (quota_used).  A refusal by the
+ * user quota while closed handles of the uid still drop references waits
+ * for the drops, as an allocation's does (refused_unsettled): the uid's
+ * count holds their blocks until then, though nobody can reach them.
  */
 int
 do_retain(struct call *c, const Poolmgr__Retain *m)
 {
 	struct handle *h;
-	int rc;
+	int rc, wait;
 
 	if (!(h = get_handle(c, m->handle, false, &rc)))
 		return rc;
@@ -826,6 +829,9 @@ do_retain(struct call *c, const Poolmgr__Retain *m)
 		return rc;
 	rc = dpool_retain(h->pool, h, m->offset,
 			  quota_used(c, h));
+	/* -EDQUOT alone: a busy block's -EBUSY says to ask again. */
+	if (rc == -EDQUOT && (wait = refused_unsettled(c, h->pool, rc)))
+		return wait;
 	return rc ? refuse_retain(c, h->pool, rc, m->offset,
 				  m->retry_follows) : 0;
 }

@@ -37,6 +37,14 @@
  *       served as soon as it has, while its references wait to be
  *       dropped behind those of another pool's handle of 100,000 closed
  *       before it: the allocation waits for them.
+ *   retain_waits_for_drops  drop_step = 1: a block another uid holds
+ *       alone, and a connection of the test's uid holding 32 blocks of
+ *       256 KiB, under a user quota of 8.125 MiB: a retain of the block is
+ *       refused.  The connection's handle closes, its references to be
+ *       dropped behind those of another pool's handle of 100,000 closed
+ *       before it: the retain, past the quota only by the closed handle's
+ *       blocks, waits for the drops as an allocation does and is served
+ *       (it was refused at once, for blocks nobody could reach any more).
  *   other_uids_drops  drop_step = 1: a handle of another uid holding
  *       100,000 blocks closes, its references dropped one per loop turn;
  *       an allocation of the test's uid past its user quota meanwhile is
@@ -386,6 +394,53 @@ closed_in_steps(void **state)
 	pool_disconnect(c);
 }
 
+static void
+retain_waits_for_drops(void **state)
+{
+	struct pool_create_opts ko = {.max_size = 16 * MiB, .mode = 0600};
+	struct pool_conn *c, *owner;
+	struct pool *p, *po;
+	struct worker other;
+	pool_off_t off, x;
+	uid_t me = geteuid();
+	uint32_t k;
+	int i, fk;
+
+	(void)state;
+	harness_skip_unless_root("become another uid");
+	quota_fixture_open(&d, "drop_step = 1\n", "r", STEPPED * BIG + BIG / 2,
+			   &c, &p);
+	/* A block of the other uid's alone. */
+	off = publish_dropped(p, BIG, "arr", false);
+	worker_start(&other, OTHER_UID, "r", "arr", 1);
+	EXPECT_RC(pool_unpublish(p, "arr"), 0);
+	expect_usage(c, "r", OTHER_UID, BIG, 0);
+	assert_int_equal(pool_connect(NULL, &owner), 0);
+	EXPECT_RC(pool_open(owner, "r", &po), 0);
+	for (i = 0; i < STEPPED; i++)
+		EXPECT_RC(pool_alloc(po, BIG, &x), 0);
+	expect_usage(c, "r", me, STEPPED * BIG, 0);
+	EXPECT_RC(pool_retain(p, off), -EDQUOT);
+
+	/* The closed handle's references go behind another pool's many. */
+	EXPECT_RC(pool_create(c, "k", &ko), 0);
+	fk = harness_raw_client(d.sock, "ballast");
+	k = harness_raw_handle(fk, "k");
+	EXPECT_RAW(harness_raw_alloc_many(fk, k, 16, BALLAST), 0);
+	EXPECT_RAW(harness_raw_close(fk, k), 0);
+	pool_close(po);
+	EXPECT_RC(pool_retain(p, off), 0);
+	expect_usage(c, "r", me, BIG, 0);
+	expect_usage(c, "r", OTHER_UID, BIG, 0);
+	EXPECT_RC(pool_free(p, off), 0);
+	expect_usage(c, "r", me, 0, 0);
+	worker_stop(&other);
+	harness_close_fd(&fk);
+	pool_disconnect(owner);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 /*
  * In the child, as w->uid: a raw connection's handle on w->pool holding
  * BALLAST blocks, closed, its references to be dropped in steps; says so
@@ -453,6 +508,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(unpublished_counts_once, &d),
 		HARNESS_FIXTURE_TEST(two_uids_each_once, &d),
 		HARNESS_FIXTURE_TEST(closed_in_steps, &d),
+		HARNESS_FIXTURE_TEST(retain_waits_for_drops, &d),
 		HARNESS_FIXTURE_TEST(other_uids_drops, &d),
 	};
 
