@@ -160,7 +160,7 @@ UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
               test_pool_check test_recover test_heap_walk test_pool_acl \
                test_pool_uquota test_journal_group test_journal_keeps \
                test_pool_evict test_pool_numa test_heap_reserve \
-               test_uid_holds
+               test_uid_holds test_uquota_random
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_poolctl_acl itest_config \
@@ -377,7 +377,8 @@ $(BUILD)/tests/test_records: $(BUILD)/daemon/records.o
 # state checks (test_recover).
 DAEMON_UNIT_BINS := $(BUILD)/tests/test_session $(BUILD)/tests/test_pool_check \
 		    $(BUILD)/tests/test_recover $(BUILD)/tests/test_journal_group \
-		    $(BUILD)/tests/test_journal_keeps $(BUILD)/tests/test_pool_evict
+		    $(BUILD)/tests/test_journal_keeps $(BUILD)/tests/test_pool_evict \
+		    $(BUILD)/tests/test_uquota_random
 $(DAEMON_UNIT_BINS): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o \
 		$(filter-out $(BUILD)/daemon/poolmgrd.o,$(DAEMON_OBJS)) \
 		$(PROTO_OBJ) $(ENGINE_LIB)
