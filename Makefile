@@ -186,7 +186,7 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_status itest_blocks itest_acl itest_acl_api \
               itest_user_quota_api itest_destroy_fork itest_dlclose \
                itest_frames itest_unread_fds itest_check_paced \
-               itest_uquota_shared
+               itest_uquota_shared itest_uquota_random
 # Under a malloc of its own, which ASan's allocator leaves no room for.
 ifneq ($(SAN),1)
 ITESTS     += itest_nomem itest_journal_env
@@ -360,7 +360,8 @@ $(BUILD)/tests/itest_acl_api $(BUILD)/tests/itest_poolctl_acl \
   $(BUILD)/tests/integration/harness_ids.o
 
 # The user quota's pools, openings and refusals, made and checked alike.
-$(BUILD)/tests/itest_user_quota $(BUILD)/tests/itest_uquota_shared: \
+$(BUILD)/tests/itest_user_quota $(BUILD)/tests/itest_uquota_shared \
+  $(BUILD)/tests/itest_uquota_random: \
   $(BUILD)/tests/integration/quota_util.o
 
 # Restores from states made by hand, in the daemon's own format.
