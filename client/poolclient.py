@@ -253,6 +253,17 @@ def _whole_wait(said, what, ms, use_said):
     return "%s in %d ms" % (what, ms)
 
 
+def _lookup_ran_out(name, after, pool):
+    """What did not come in a lookup's wait that ran out, as the daemon
+    says it (but for the longest names with a long generation, whose
+    words it shortens to fit what the C library keeps): the name after
+    generation 0, a generation above after otherwise."""
+    if after == 0:
+        return "no name %s came in pool %s" % (_name_shown(name), pool)
+    return "no generation of %s above %d came in pool %s" % (
+        _name_shown(name), after, pool)
+
+
 def _wait_ended(rc, ms):
     """rc, the answer of a wait of ms's part (> 0) that did not run out:
     rc itself if it is no error; else its PoolError.  An EDQUOT (the
@@ -1438,9 +1449,11 @@ class Pool(_Closing):
                         ctypes.byref(took))
                 # The daemon's words name the name and the pool, and so
                 # do the library's where it has none of the daemon's (a
-                # restart in place took the last part's answer).
-                self._wait_parts(ask, ms, "no newer name %s in pool %s" % (
-                    _name_shown(bname), self.name), use_said=True)
+                # restart in place took the last part's answer), by the
+                # daemon's rule: after generation 0 the name itself did
+                # not come, after any other no generation above it.
+                self._wait_parts(ask, ms, _lookup_ran_out(
+                    bname, after, self.name), use_said=True)
             found = Lookup(out.value, usable.value, gen.value)
         except BaseException:
             # A signal's exception can come as a part that retained

@@ -33,6 +33,9 @@
 #include "session.h"
 
 #define NAME_WAITS_DEFAULT 256	/* without a configuration */
+/* A wait after a generation that ran out (lookup_ran_out). */
+#define RAN_OUT_ABOVE "no generation of %s above %llu came in pool %s in " \
+	"%u ms"
 
 struct lookup_wait {
 	TAILQ_ENTRY(lookup_wait) entry;
@@ -166,6 +169,40 @@ lookup_uid_waits(const struct dpool *p, uid_t uid, unsigned waiting,
 }
 
 /*
+ * The words of a wait that ran out say what did not come, as the lookup
+ * asked it.  After generation 0 it waited for the name itself: every
+ * generation is above 0, so the name was not there at the end.  After
+ * any other, for a generation above that one, whether the name was there
+ * when it began or not: a pool made again counts from 1, and a consumer
+ * that saw generation 7 before may wait after it for a name that comes
+ * back as 2.  The rule is the request's alone, so a client that ends a
+ * wait in its own words (the Python binding, a restart in place having
+ * taken the daemon's) says the same without the daemon's books.  The
+ * longest name, pool name and generation together would be cut before
+ * the " in N ms" that libpoolclient makes the whole wait's (a time of 10
+ * digits at most, measured so here): such words go without the
+ * generation, which the client knows.
+ */
+static int
+lookup_ran_out(struct call *c, const struct dpool *p,
+	       const Poolmgr__Lookup *m)
+{
+	struct name_shown n = name_shown(&m->name);
+	unsigned long long after = m->after_generation;
+	unsigned ms = m->wait_ms;
+
+	if (!after)
+		return refuse(c, -ETIMEDOUT, "no name %s came in pool %s in "
+			      "%u ms", n.s, p->name, ms);
+	if (snprintf(NULL, 0, RAN_OUT_ABOVE, n.s, after, p->name,
+		     UINT32_MAX) < (int)sizeof(c->msg))
+		return refuse(c, -ETIMEDOUT, RAN_OUT_ABOVE, n.s, after,
+			      p->name, ms);
+	return refuse(c, -ETIMEDOUT, "no newer generation of %s came in pool "
+		      "%s in %u ms", n.s, p->name, ms);
+}
+
+/*
  * The lookup m of c, in pool p, must wait: WAITING with its deadline
  * armed (the first time, a record made), or why it cannot.  Every refusal
  * leaves nothing behind (dispatch.c ends the record of any request not
@@ -202,9 +239,7 @@ lookup_wait(struct call *c, struct dpool *p, const Poolmgr__Lookup *m)
 			return refuse(c, -ENOMEM, "out of memory");
 	}
 	if (now >= lw->deadline_ns)
-		return refuse(c, -ETIMEDOUT, "no newer name %s in pool %s in "
-			      "%u ms", name_shown(&m->name).s, p->name,
-			      (unsigned)m->wait_ms);
+		return lookup_ran_out(c, p, m);
 	dispatch_arm(lw->ev, lw->deadline_ns, now);
 	return WAITING;
 }

@@ -914,8 +914,10 @@ fake_restart_wait(struct fake_state *fs, int cfd, const Poolmgr__Request *req,
 			 FAKE_POOL, wait_ms);
 		rep.error = -EDQUOT;
 	} else if (fs->lie == RESTART_THEN_TIMEDOUT && lookup) {
-		snprintf(words, sizeof(words), "no newer name in %u ms",
-			 wait_ms);
+		snprintf(words, sizeof(words), "no generation of 'frame' "
+			 "above %llu came in pool %s in %u ms",
+			 (unsigned long long)req->lookup->after_generation,
+			 FAKE_POOL, wait_ms);
 		rep.error = -ETIMEDOUT;
 	} else if (fs->lie == RESTART_THEN_TIMEDOUT) {
 		snprintf(words, sizeof(words), "no room came for %llu bytes in "
@@ -2835,7 +2837,7 @@ lookup_wait_interrupted_backs_off(void **state)
  * fake holds it, then says -EINTR): the library asks once more, and its
  * answer is the wait's.  The -EDQUOT of the quota per connection that held
  * an allocation back to its end, in the daemon's words, which say the
- * whole wait; one that found no room, or no newer name, -ETIMEDOUT
+ * whole wait; one that found no room, or no newer generation, -ETIMEDOUT
  * likewise; one that found them, the block, the caller's.  (The parent
  * checks what was asked.)
  */
@@ -2878,8 +2880,8 @@ client_restart_then_timedout(void *arg)
 	off = POOL_OFF_NONE;
 	CHECK_RC(pool_lookup_wait(p, "frame", 3, RESTART_WAIT_MS, 0, &off,
 				  NULL, NULL), -ETIMEDOUT, 190);
-	snprintf(want, sizeof(want), "no newer name in %d ms",
-		 RESTART_WAIT_MS);
+	snprintf(want, sizeof(want), "no generation of 'frame' above 3 came "
+		 "in pool %s in %d ms", FAKE_POOL, RESTART_WAIT_MS);
 	CHECK(strcmp(pool_last_message(-ETIMEDOUT), want) == 0, 191);
 	fake_pool_close(c, p);
 	return 0;

@@ -24,6 +24,12 @@
  *       and one after the name's generation, each -ETIMEDOUT: no
  *       reference taken, the pool's statistics as before, and the same
  *       connection is answered after;
+ *   ran_out_says_what        a wait's -ETIMEDOUT words say what did not
+ *       come, by what it asked: after generation 0 the name, after any
+ *       other a generation above it (the name there or not); the longest
+ *       name and pool name with a generation of 4 digits or more, which
+ *       would leave a wait of 10 digits no room, leave the generation
+ *       out;
  *   retain_taken_when_answered  a waiting lookup with retain: once
  *       answered its handle holds the block, which the name's removal
  *       then does not free;
@@ -442,6 +448,7 @@ timeout_changes_nothing(void **state)
 	struct pool_stats before, after;
 	Poolmgr__Reply *r;
 	pool_off_t a, off = POOL_OFF_NONE;
+	char want[128];
 	uint64_t g;
 	uint32_t h;
 	int fd;
@@ -467,9 +474,9 @@ timeout_changes_nothing(void **state)
 	assert_int_equal(off, POOL_OFF_NONE);
 	/* Its words name the name and the pool, as a wait for room's
 	 * name the pool. */
-	assert_string_equal(pool_last_message(-ETIMEDOUT),
-			    "no newer name 'd/frame' in pool " POOL
-			    " in 100 ms");
+	snprintf(want, sizeof(want), "no generation of 'd/frame' above %llu "
+		 "came in pool " POOL " in 100 ms", (unsigned long long)g);
+	assert_string_equal(pool_last_message(-ETIMEDOUT), want);
 	after = harness_stats(pool);
 	assert_int_equal(after.live_blocks, before.live_blocks);
 	assert_int_equal(after.allocated_bytes, before.allocated_bytes);
@@ -480,6 +487,63 @@ timeout_changes_nothing(void **state)
 	assert_int_equal(generation_of("d/frame"), g);
 	close(fd);
 	EXPECT_RC(pool_unpublish(pool, "d/frame"), 0);
+}
+
+/* ---- ran_out_says_what ------------------------------------------------- */
+
+/* A wait of 100 ms on p for name after after runs out, in words want. */
+static void
+expect_ran_out(struct pool *p, const char *name, uint64_t after,
+	       const char *want)
+{
+	pool_off_t off = POOL_OFF_NONE;
+
+	EXPECT_RC(pool_lookup_wait(p, name, after, 100, 0, &off, NULL, NULL),
+		  -ETIMEDOUT);
+	assert_int_equal(off, POOL_OFF_NONE);
+	assert_string_equal(pool_last_message(-ETIMEDOUT), want);
+}
+
+static void
+ran_out_says_what(void **state)
+{
+	struct pool_create_opts o = {.max_size = 1 << 20};
+	char big[POOL_NAME_MAX + 1], name[POOL_BLOCK_NAME_MAX + 1];
+	char shown[160], want[384];
+	struct pool *p;
+	uint64_t g;
+
+	(void)state;
+	expect_ran_out(pool, "d/never", 0, "no name 'd/never' came in pool "
+		       POOL " in 100 ms");
+	(void)published("d/words", 100, 'w', false);
+	g = generation_of("d/words");
+	snprintf(want, sizeof(want), "no generation of 'd/words' above %llu "
+		 "came in pool " POOL " in 100 ms", (unsigned long long)g);
+	expect_ran_out(pool, "d/words", g, want);
+	/* Gone when the wait began, it waited for one above g all the
+	 * same. */
+	EXPECT_RC(pool_unpublish(pool, "d/words"), 0);
+	expect_ran_out(pool, "d/words", g, want);
+
+	/* The longest name and pool name leave a generation 3 digits at
+	 * most, with room for a wait of 10 (the library's whole wait). */
+	memset(big, 'p', POOL_NAME_MAX);
+	big[POOL_NAME_MAX] = '\0';
+	memset(name, 'n', POOL_BLOCK_NAME_MAX);
+	name[POOL_BLOCK_NAME_MAX] = '\0';
+	snprintf(shown, sizeof(shown), "'%.128s'...", name);
+	EXPECT_RC(pool_create(conn, big, &o), 0);
+	EXPECT_RC(pool_open_readonly(conn, big, &p), 0);
+	snprintf(want, sizeof(want), "no generation of %s above 999 came in "
+		 "pool %s in 100 ms", shown, big);
+	expect_ran_out(p, name, 999, want);
+	snprintf(want, sizeof(want), "no newer generation of %s came in pool "
+		 "%s in 100 ms", shown, big);
+	expect_ran_out(p, name, 1000, want);
+	expect_ran_out(p, name, UINT64_MAX, want);
+	pool_close(p);
+	EXPECT_RC(pool_destroy(conn, big), 0);
 }
 
 /* ---- retain_taken_when_answered ---------------------------------------- */
@@ -1118,6 +1182,7 @@ main(void)
 		cmocka_unit_test(others_served_meanwhile),
 		cmocka_unit_test(replace_wakes_newer),
 		cmocka_unit_test(timeout_changes_nothing),
+		cmocka_unit_test(ran_out_says_what),
 		cmocka_unit_test(retain_taken_when_answered),
 		cmocka_unit_test(took_says_whose_hold),
 		cmocka_unit_test(bound_and_closed_waiter),

@@ -2639,8 +2639,9 @@ def a_finite_wait_ends_at_its_time():
             took = time.monotonic() - t
             assert took >= wait, "ETIMEDOUT after %.3f s of %s" % (took, wait)
             assert took < wait + 30, took
-            assert e.strerror == "the wait ran out: no newer name " \
-                "'py/slow' in pool py in %d ms" % (wait * 1000), e
+            assert e.strerror == "the wait ran out: no generation of " \
+                "'py/slow' above %d came in pool py in %d ms" % (
+                    g, wait * 1000), e
         after = p.stats()
         assert after.live_blocks == before.live_blocks
         assert after.allocated_bytes == before.allocated_bytes
@@ -2660,8 +2661,8 @@ def a_wait_for_an_odd_name_names_it():
             for wait in (0.1, 0.6):
                 e = expect_error(errno.ETIMEDOUT, p.lookup, name,
                                  wait=wait)
-                assert e.strerror == "the wait ran out: no newer name " \
-                    "%s in pool py in %d ms" % (shown, wait * 1000), e
+                assert e.strerror == "the wait ran out: no name " \
+                    "%s came in pool py in %d ms" % (shown, wait * 1000), e
 
 
 @test
@@ -2672,7 +2673,9 @@ def a_wait_the_library_ends_names_the_name():
     names the name as the daemon shows it (quoted, bytes past printable
     ASCII and the quote and backslash as \\xHH, at most 128 characters,
     never half an escape, "..." after a name cut short) and the pool, in
-    one part of the wait and in several."""
+    one part of the wait and in several, and says what did not come by
+    the daemon's rule: the name after generation 0, a generation above
+    any other."""
     names = ((b"py/\xff it's \\ here", "'py/\\xff it\\x27s \\x5c here'"),
              (b"n" * 200, "'%s'..." % ("n" * 128)),
              (b"n" * 126 + b"\x01n", "'%s'..." % ("n" * 126)))
@@ -2755,14 +2758,18 @@ def a_wait_the_library_ends_names_the_name():
     try:
         with poolclient.connect(path, 5) as c, \
                 c.open("pyrestarting", read_only=True) as p:
-            for name, shown in names:
+            for (name, shown), after, what in zip(
+                    names, (0, 7, 2**64 - 1),
+                    ("no name %s came", "no generation of %s above 7 came",
+                     "no generation of %s above 18446744073709551615 "
+                     "came")):
                 for wait in (0.1, 0.6):
                     asked = len(lookups)
                     e = expect_error(errno.ETIMEDOUT, p.lookup, name,
-                                     wait=wait)
-                    assert e.strerror == "the wait ran out: no newer " \
-                        "name %s in pool pyrestarting in %d ms" % (
-                            shown, wait * 1000), e
+                                     wait=wait, after_generation=after)
+                    assert e.strerror == "the wait ran out: " + \
+                        what % shown + " in pool pyrestarting in %d ms" % (
+                            wait * 1000), e
                     # Asked again after each EINTR, and once more at the
                     # deadline: the words were the library's.
                     assert len(lookups) - asked >= 2, lookups
