@@ -1304,8 +1304,12 @@ class Pool(_Closing):
                                                 flags | (ALLOC_PART if more
                                                          else 0), part,
                                                 ctypes.byref(out))
-                self._wait_parts(ask, ms, "no room came for %d bytes" % size,
-                                 last_try=True)
+                # The pool named as the daemon's words name it, where
+                # the library has none of them (a restart in place took
+                # the last part's answer).
+                self._wait_parts(ask, ms, "no room came for %d byte%s in "
+                                 "pool %s" % (size, "" if size == 1 else "s",
+                                              self.name), last_try=True)
                 if zero and align > 1:
                     ctypes.memset(_lib.pool_ptr(p, out.value), 0, size)
         except BaseException:

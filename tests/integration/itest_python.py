@@ -2665,6 +2665,110 @@ def a_wait_for_an_odd_name_names_it():
                     "%s came in pool py in %d ms" % (shown, wait * 1000), e
 
 
+def _varint(v):
+    out = b""
+    while v >= 0x80:
+        out += bytes([v & 0x7f | 0x80])
+        v >>= 7
+    return out + bytes([v])
+
+
+def _read_varint(msg, i):
+    v, shift = 0, 0
+    while msg[i] & 0x80:
+        v |= (msg[i] & 0x7f) << shift
+        shift += 7
+        i += 1
+    return v | msg[i] << shift, i + 1
+
+
+def _request_of(msg):
+    """A Request's id and the field number of its body."""
+    rid, body, i = 0, 0, 0
+    while i < len(msg):
+        tag, i = _read_varint(msg, i)
+        if tag & 7 == 0:
+            v, i = _read_varint(msg, i)
+            if tag >> 3 == 1:
+                rid = v
+        else:			# length-delimited: a body
+            n, i = _read_varint(msg, i)
+            i += n
+            body = tag >> 3
+    return rid, body
+
+
+class Restarting:
+    """A fake poolmgrd restarting in place for good, on a socket of its
+    own (.path), for one connection: its Hello says lookups and
+    allocations that wait (features bits 0 and 5), it opens any pool
+    (read_only: as it is asked) as a sealed memfd of 4 KiB without a
+    share map, and answers every Lookup and Alloc EINTR, each counted in
+    .asked, so that the C library ends each part of a wait in its own
+    words ("the wait ran out in N ms"), not the daemon's.  A context
+    manager."""
+
+    LOOKUP, ALLOC, OPEN = 31, 15, 13	# Request's body fields
+
+    def __init__(self, read_only):
+        self.read_only = read_only
+        self.asked = []
+        self.where = tempfile.mkdtemp(prefix="poolmgr-py-restarting.")
+        self.path = os.path.join(self.where, "restarting.sock")
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.srv.bind(self.path)
+        self.srv.listen(1)
+        self.thread = threading.Thread(target=self._answer)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.thread.join(10)
+        self.srv.close()
+        shutil.rmtree(self.where)
+
+    def _answer(self):
+        conn, _ = self.srv.accept()
+        with conn:
+            rid, _ = _request_of(conn.recv(65536))	# its Hello
+            # HelloReply{version 1, max_message 65536, server, features
+            # bits 0 and 5: lookups and allocations that wait}
+            server = b"poolmgrd restarting"
+            hello = b"\x08\x01\x10" + _varint(65536) + b"\x1a" + \
+                bytes([len(server)]) + server + b"\x20\x21"
+            conn.send(b"\x08" + _varint(rid) + b"\x52" +
+                      bytes([len(hello)]) + hello)
+            while True:
+                msg = conn.recv(65536)
+                if not msg:
+                    break
+                rid, body = _request_of(msg)
+                head = b"\x08" + _varint(rid)
+                if body == self.OPEN:
+                    self._open(conn, head)
+                elif body in (self.LOOKUP, self.ALLOC):
+                    # Reply{id, error -EINTR (sint32, zigzag)}
+                    self.asked.append(body)
+                    conn.send(head + b"\x10" + _varint(2 * errno.EINTR - 1))
+                else:
+                    conn.send(head)
+
+    def _open(self, conn, head):
+        """OpenReply{handle 1, max_size 4096, granularity 16, page_size
+        4096, read_only} and its sealed memfd."""
+        fd = os.memfd_create("restarting", os.MFD_ALLOW_SEALING)
+        os.ftruncate(fd, 4096)
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
+                    fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW)
+        opened = b"\x08\x01\x10" + _varint(4096) + b"\x18\x10\x20" + \
+            _varint(4096) + (b"\x28\x01" if self.read_only else b"")
+        socket.send_fds(conn, [head + b"\x6a" + bytes([len(opened)]) +
+                               opened], [fd])
+        os.close(fd)
+
+
 @test
 def a_wait_the_library_ends_names_the_name():
     """A daemon restarting in place for the whole of a lookup's wait
@@ -2679,104 +2783,43 @@ def a_wait_the_library_ends_names_the_name():
     names = ((b"py/\xff it's \\ here", "'py/\\xff it\\x27s \\x5c here'"),
              (b"n" * 200, "'%s'..." % ("n" * 128)),
              (b"n" * 126 + b"\x01n", "'%s'..." % ("n" * 126)))
-    where = tempfile.mkdtemp(prefix="poolmgr-py-restarting.")
-    path = os.path.join(where, "restarting.sock")
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    srv.bind(path)
-    srv.listen(1)
-    lookups = []
+    with Restarting(True) as fake, \
+            poolclient.connect(fake.path, 5) as c, \
+            c.open("pyrestarting", read_only=True) as p:
+        for (name, shown), after, what in zip(
+                names, (0, 7, 2**64 - 1),
+                ("no name %s came", "no generation of %s above 7 came",
+                 "no generation of %s above 18446744073709551615 came")):
+            for wait in (0.1, 0.6):
+                asked = len(fake.asked)
+                e = expect_error(errno.ETIMEDOUT, p.lookup, name,
+                                 wait=wait, after_generation=after)
+                assert e.strerror == "the wait ran out: " + \
+                    what % shown + " in pool pyrestarting in %d ms" % (
+                        wait * 1000), e
+                # Asked again after each EINTR, and once more at the
+                # deadline: the words were the library's.
+                assert len(fake.asked) - asked >= 2, fake.asked
 
-    def varint(v):
-        out = b""
-        while v >= 0x80:
-            out += bytes([v & 0x7f | 0x80])
-            v >>= 7
-        return out + bytes([v])
 
-    def read_varint(msg, i):
-        v, shift = 0, 0
-        while msg[i] & 0x80:
-            v |= (msg[i] & 0x7f) << shift
-            shift += 7
-            i += 1
-        return v | msg[i] << shift, i + 1
-
-    def request_of(msg):
-        """A Request's id and the field number of its body."""
-        rid, body, i = 0, 0, 0
-        while i < len(msg):
-            tag, i = read_varint(msg, i)
-            if tag & 7 == 0:
-                v, i = read_varint(msg, i)
-                if tag >> 3 == 1:
-                    rid = v
-            else:			# length-delimited: a body
-                n, i = read_varint(msg, i)
-                i += n
-                body = tag >> 3
-        return rid, body
-
-    def answer():
-        conn, _ = srv.accept()
-        with conn:
-            rid, _ = request_of(conn.recv(65536))	# its Hello
-            # HelloReply{version 1, max_message 65536, server, features
-            # bit 0: lookups that wait}
-            server = b"poolmgrd restarting"
-            hello = b"\x08\x01\x10" + varint(65536) + b"\x1a" + \
-                bytes([len(server)]) + server + b"\x20\x01"
-            conn.send(b"\x08" + varint(rid) + b"\x52" +
-                      bytes([len(hello)]) + hello)
-            while True:
-                msg = conn.recv(65536)
-                if not msg:
-                    break
-                rid, body = request_of(msg)
-                head = b"\x08" + varint(rid)
-                if body == 13:
-                    # OpenReply{handle 1, max_size 4096, granularity 16,
-                    # page_size 4096, read_only} and its sealed memfd
-                    fd = os.memfd_create("restarting", os.MFD_ALLOW_SEALING)
-                    os.ftruncate(fd, 4096)
-                    fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
-                                fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW)
-                    opened = b"\x08\x01\x10" + varint(4096) + \
-                        b"\x18\x10\x20" + varint(4096) + b"\x28\x01"
-                    socket.send_fds(conn, [head + b"\x6a" +
-                                           bytes([len(opened)]) + opened],
-                                    [fd])
-                    os.close(fd)
-                elif body == 31:
-                    # Reply{id, error -EINTR (sint32, zigzag)}: restarting
-                    lookups.append(rid)
-                    conn.send(head + b"\x10" + varint(2 * errno.EINTR - 1))
-                else:
-                    conn.send(head)
-
-    t = threading.Thread(target=answer)
-    t.start()
-    try:
-        with poolclient.connect(path, 5) as c, \
-                c.open("pyrestarting", read_only=True) as p:
-            for (name, shown), after, what in zip(
-                    names, (0, 7, 2**64 - 1),
-                    ("no name %s came", "no generation of %s above 7 came",
-                     "no generation of %s above 18446744073709551615 "
-                     "came")):
-                for wait in (0.1, 0.6):
-                    asked = len(lookups)
-                    e = expect_error(errno.ETIMEDOUT, p.lookup, name,
-                                     wait=wait, after_generation=after)
-                    assert e.strerror == "the wait ran out: " + \
-                        what % shown + " in pool pyrestarting in %d ms" % (
-                            wait * 1000), e
-                    # Asked again after each EINTR, and once more at the
-                    # deadline: the words were the library's.
-                    assert len(lookups) - asked >= 2, lookups
-    finally:
-        t.join(10)
-        srv.close()
-        shutil.rmtree(where)
+@test
+def an_alloc_wait_the_library_ends_names_the_pool():
+    """The same daemon for the whole of an allocation's wait: the error
+    names the size and the pool, as the daemon's words for a wait that
+    found no room do ("no room came for 1 byte in pool P in N ms"), in
+    one part of the wait and in several."""
+    with Restarting(False) as fake, \
+            poolclient.connect(fake.path, 5) as c, \
+            c.open("pyrestarting") as p:
+        for size, what in ((64, "64 bytes"), (1, "1 byte")):
+            for wait in (0.1, 0.6):
+                asked = len(fake.asked)
+                e = expect_error(errno.ETIMEDOUT, p.alloc, size, wait=wait)
+                assert e.strerror == "the wait ran out: no room came " \
+                    "for %s in pool pyrestarting in %d ms" % (
+                        what, wait * 1000), e
+                assert len(fake.asked) - asked >= 2, fake.asked
+                assert set(fake.asked) == {Restarting.ALLOC}, fake.asked
 
 
 @test
