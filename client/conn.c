@@ -38,6 +38,7 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -624,6 +625,57 @@ conn_note_missing_socket(const char *path)
 	conn_note_words(-ENOENT, m);
 }
 
+/* The kind of a file connect refused, "a directory"; NULL: a socket. */
+static const char *
+conn_file_kind(mode_t mode)
+{
+	if (S_ISSOCK(mode))
+		return NULL;
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISREG(mode))
+		return "a regular file";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	return "a file of another kind";
+}
+
+/*
+ * -ECONNREFUSED from connect is a socket nobody listens on (one a daemon
+ * that stopped left), or no socket at all: a directory or a file at the
+ * path is refused alike.  -EPROTOTYPE is a socket of another type.  The
+ * codes' texts (pool_strerror's, the C library's "Protocol wrong type
+ * for socket") cannot say which, nor where: the file at the path says,
+ * as connect found it (stat follows symlinks as connect does); one gone
+ * meanwhile leaves no words.  The code stays connect's: callers test it.
+ */
+static void
+conn_note_refused(const char *path, int error)
+{
+	char		 m[sizeof(last_message)];
+	struct stat	 st;
+	const char	*kind;
+
+	if (stat(path, &st) != 0) {
+		conn_forget_refusal();
+		return;
+	}
+	if ((kind = conn_file_kind(st.st_mode)) != NULL)
+		snprintf(m, sizeof m, "%s is %s, not a socket "
+		    "($POOLMGRD_SOCKET names poolmgrd's socket)", path, kind);
+	else if (error == -EPROTOTYPE)
+		snprintf(m, sizeof m, "%s is a socket of another type, not "
+		    "poolmgrd's", path);
+	else
+		snprintf(m, sizeof m, "no poolmgrd listens on the socket %s "
+		    "(a socket left by a daemon that stopped?)", path);
+	conn_note_words(error, m);
+}
+
 /*
  * A call that got no reply: if the daemon refused the whole connection
  * with this code, its words say why (which limit, say); else none.
@@ -989,7 +1041,8 @@ conn_env_timeout(void)
  * bound).  A daemon that is not there is the errno of connect, negated
  * (-ENOENT, -EACCES, -ECONNREFUSED, ...); for -ENOENT, pool_last_message
  * says it was the socket, for -EACCES what refused and what lets a client
- * in (conn_note_denied).  One that did not take the connection or answer
+ * in (conn_note_denied), for -ECONNREFUSED and -EPROTOTYPE what is at the
+ * path (conn_note_refused).  One that did not take the connection or answer
  * the Hello in time is -ETIMEDOUT, and pool_last_message says where and
  * which bound.  Nothing is left behind: the socket is closed, and no
  * thread was started.
@@ -1056,6 +1109,8 @@ conn_open(const char *path, int timeout_ms, struct pool_conn **out)
 		conn_note_missing_socket(path);
 	if (error == -EACCES)
 		conn_note_denied(path);
+	if (error == -ECONNREFUSED || error == -EPROTOTYPE)
+		conn_note_refused(path, error);
 	if (error == 0) {
 		/* Set and cleared before any other thread sees c. */
 		c->deadline = deadline;

@@ -525,8 +525,11 @@ struct pool_block_info {
  * pool_strerror cannot.  -EACCES when this process may not connect to
  * the socket; pool_last_message(-EACCES) then names the socket, its
  * owner, group and mode, and what lets a client in (or the directory on
- * the way that it may not search).  -EUSERS when the daemon refuses the
- * connection;
+ * the way that it may not search).  -ECONNREFUSED when nothing listens
+ * there (a socket a daemon that stopped left, or no socket at all but a
+ * directory or a file), -EPROTOTYPE for a socket of another type;
+ * pool_last_message then names the path and says which.  -EUSERS when
+ * the daemon refuses the connection;
  * pool_last_message(-EUSERS) then says which limit ("too many clients of
  * this uid connected").  -ETIMEDOUT when the daemon did not take the
  * connection and answer the hello within $POOLMGR_CONNECT_TIMEOUT seconds

@@ -87,9 +87,9 @@ class PoolError(OSError):
     words for the refusal when it gave some and they add to that text
     (pool_last_message, pool_message_adds): "...; poolmgrd says: pool cam
     holds 1.0 MiB of its 1.0 MiB limit".  A connect to a path with no
-    socket, or to a socket that keeps the caller out, is the exception:
-    the library's own words are the text, as they are not the daemon's
-    (see _connect_failure)."""
+    socket, or no daemon's, or to a socket that keeps the caller out, is
+    the exception: the library's own words are the text, as they are not
+    the daemon's (see _connect_failure)."""
 
     def __init__(self, code, text=None):
         code = abs(code)
@@ -113,18 +113,21 @@ def _check(rc):
 def _connect_failure(rc, path):
     """The PoolError of a failed pool_connect to path (None: the default).
     A socket that is not there (ENOENT), one that keeps this process out
-    (EACCES), and a daemon that did not answer in time (ETIMEDOUT), are
-    the failures the library words itself, where the code alone would
-    read as a pool or a name, or not say what refused or which bound: no
-    daemon answered, so those words, which name the path the library
-    tried (and the socket's owner, group and mode, or the bound), are the
-    whole text and not labelled as the daemon's; so are a path that is
+    (EACCES), a path that is no socket or a socket nobody listens on
+    (ECONNREFUSED), a socket of another type (EPROTOTYPE), and a daemon
+    that did not answer in time (ETIMEDOUT), are the failures the library
+    words itself, where the code alone would read as a pool or a name, or
+    not say what refused, what is at the path or which bound: no daemon
+    answered, so those words, which name the path the library tried (and
+    the socket's owner, group and mode, what is there, or the bound), are
+    the whole text and not labelled as the daemon's; so are a path that is
     empty or too long for a socket address (EINVAL, ENAMETOOLONG), which
     the library words before it tries anything.  Any other failure reads as usual: a daemon that turned the
     connection away says which limit it was, and an EINVAL for a path
     that is not empty is a daemon's, labelled so."""
     library_einval = path is not None and len(path) == 0
-    if rc in (-_errno.ENOENT, -_errno.EACCES, -_errno.ETIMEDOUT,
+    if rc in (-_errno.ENOENT, -_errno.EACCES, -_errno.ECONNREFUSED,
+              -_errno.EPROTOTYPE, -_errno.ETIMEDOUT,
               -_errno.ENAMETOOLONG) or \
             (rc == -_errno.EINVAL and library_einval):
         words = _lib.pool_last_message(rc)

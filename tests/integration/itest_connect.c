@@ -26,6 +26,10 @@
  *       says "cannot connect: " and the library's words; so do the
  *       example programs, with exit status 1.
  *
+ * Where nothing can answer, a directory, a regular file, a socket nobody
+ * listens on and one of another type at the path are connect(2)'s own
+ * code, and pool_last_message names the path and says which.
+ *
  * And against the real daemon: a connect within a bound, and one with no
  * bound (-1, $POOLMGR_CONNECT_TIMEOUT=0), works; the requests made on the
  * connection have no bound (a daemon stopped for longer than the connect's
@@ -41,12 +45,14 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -519,6 +525,104 @@ bad_arguments(void **state)
 	peer_end(&p);
 }
 
+/* ---- what_is_there_is_named -------------------------------------------- */
+
+/* connect(2)'s code at path, from a socket of the library's type. */
+static int
+connect_code(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd, rc;
+
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 ? 0 :
+	     -errno;
+	close(fd);
+	return rc;
+}
+
+/* A socket of type bound at path, listening if listens. */
+static int
+bound_socket(const char *path, int type, bool listens)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	if (listens)
+		assert_int_equal(listen(fd, 1), 0);
+	return fd;
+}
+
+/*
+ * pool_connect_timeout to path must be connect(2)'s code there, which
+ * must be code, with words want for that code alone, and leave no
+ * descriptor or thread behind.
+ */
+static void
+expect_refused(const char *path, int code, const char *want, int line)
+{
+	struct attempt a;
+
+	if (connect_code(path) != code)
+		fail_msg("line %d: connect(2) to %s is %d, not %d", line, path,
+			 connect_code(path), code);
+	ATTEMPT(a, pool_connect_timeout(path, BOUND_MS, &a.c));
+	printf("connect: %s -> %d (%s): %s\n", path, a.rc,
+	       pool_strerror(a.rc), pool_last_message(a.rc));
+	if (a.rc != code)
+		fail_msg("line %d: pool_connect_timeout to %s = %d, connect(2) "
+			 "says %d", line, path, a.rc, code);
+	assert_null(a.c);
+	assert_string_equal(pool_last_message(code), want);
+	assert_string_equal(pool_last_message(-ENOENT), "");
+	assert_int_equal(count_fds(), a.fds);
+	assert_int_equal(count_threads(), a.threads);
+}
+
+static void
+what_is_there_is_named(void **state)
+{
+	char dir[64], path[128], want[512];
+	int fd;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/poolmgr-connect.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(want, sizeof(want), "%s is a directory, not a socket "
+		 "($POOLMGRD_SOCKET names poolmgrd's socket)", dir);
+	expect_refused(dir, -ECONNREFUSED, want, __LINE__);
+
+	snprintf(path, sizeof(path), "%s/file", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(want, sizeof(want), "%s is a regular file, not a socket "
+		 "($POOLMGRD_SOCKET names poolmgrd's socket)", path);
+	expect_refused(path, -ECONNREFUSED, want, __LINE__);
+	assert_int_equal(unlink(path), 0);
+
+	/* As a daemon that stopped leaves its socket: nobody listens. */
+	snprintf(path, sizeof(path), "%s/left.sock", dir);
+	close(bound_socket(path, SOCK_SEQPACKET, false));
+	snprintf(want, sizeof(want), "no poolmgrd listens on the socket %s "
+		 "(a socket left by a daemon that stopped?)", path);
+	expect_refused(path, -ECONNREFUSED, want, __LINE__);
+	assert_int_equal(unlink(path), 0);
+
+	fd = bound_socket(path, SOCK_STREAM, true);
+	snprintf(want, sizeof(want), "%s is a socket of another type, not "
+		 "poolmgrd's", path);
+	expect_refused(path, -EPROTOTYPE, want, __LINE__);
+	close(fd);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* A daemon that goes on again after ms, from another thread. */
 struct resume {
 	pid_t pid;
@@ -705,6 +809,7 @@ main(void)
 		T(environment_bound),
 		T(signals_do_not_end_it),
 		T(bad_arguments),
+		T(what_is_there_is_named),
 		T(poolctl_unanswered),
 		cmocka_unit_test_prestate_setup_teardown(real_daemon,
 			daemon_up, daemon_down, &daemon_proc),

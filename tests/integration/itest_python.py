@@ -724,20 +724,23 @@ def a_missing_socket_is_named():
 
 REFUSED = ("no poolmgrd listens on the socket, or the path is not a "
            "socket (connection refused)")
+NOT_A_SOCKET = "%s is %s, not a socket ($POOLMGRD_SOCKET names poolmgrd's " \
+    "socket)"
 
 
 @test
 def a_refused_connect_is_not_said_a_stopped_daemon():
     """connect(2) is refused (ECONNREFUSED) by a socket nobody listens on
-    and as much by a directory at the path: pool_strerror's text says
-    both, from Python and the C examples, where it once said poolmgrd
-    was not running, which sent the user after the daemon when the path
-    was wrong."""
+    and as much by a directory at the path: pool_strerror's text, which
+    the C examples say, says both, where it once said poolmgrd was not
+    running, which sent the user after the daemon when the path was
+    wrong; Python says which (a_connect_names_what_is_at_the_path)."""
     where = tempfile.mkdtemp(prefix="poolmgr-py-dir.")
     saved = os.environ["POOLMGRD_SOCKET"]
     try:
         e = expect_error(errno.ECONNREFUSED, poolclient.connect, where)
-        assert e.strerror == REFUSED, e.strerror
+        assert e.strerror == NOT_A_SOCKET % (where, "a directory"), \
+            e.strerror
         os.environ["POOLMGRD_SOCKET"] = where
         rc, out, err = run_c("examples/producer", "py", "x")
         assert (rc, out) == (1, ""), (rc, out, err)
@@ -746,6 +749,42 @@ def a_refused_connect_is_not_said_a_stopped_daemon():
     finally:
         os.environ["POOLMGRD_SOCKET"] = saved
         os.rmdir(where)
+
+
+@test
+def a_connect_names_what_is_at_the_path():
+    """A directory, a regular file, a socket nobody listens on (as a
+    daemon that stopped leaves its socket) and a socket of another type
+    at the path: PoolError with connect(2)'s own code, ECONNREFUSED or
+    EPROTOTYPE, its text the library's words, which name the path and
+    say which, alone and not as the daemon's: no daemon was reached.
+    Before, each was pool_strerror's text for its code, the C library's
+    "Protocol wrong type for socket" for EPROTOTYPE."""
+    where = tempfile.mkdtemp(prefix="poolmgr-py-what.")
+    path = os.path.join(where, "there")
+    try:
+        e = expect_error(errno.ECONNREFUSED, poolclient.connect, where)
+        assert e.strerror == NOT_A_SOCKET % (where, "a directory"), \
+            e.strerror
+        open(path, "w").close()
+        e = expect_error(errno.ECONNREFUSED, poolclient.connect, path, 5)
+        assert e.strerror == NOT_A_SOCKET % (path, "a regular file"), \
+            e.strerror
+        os.unlink(path)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+            s.bind(path)
+        e = expect_error(errno.ECONNREFUSED, poolclient.connect, path)
+        assert e.strerror == "no poolmgrd listens on the socket %s (a " \
+            "socket left by a daemon that stopped?)" % path, e.strerror
+        os.unlink(path)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.bind(path)
+            s.listen(1)
+            e = expect_error(errno.EPROTOTYPE, poolclient.connect, path)
+        assert e.strerror == "%s is a socket of another type, not " \
+            "poolmgrd's" % path, e.strerror
+    finally:
+        shutil.rmtree(where)
 
 
 @test
