@@ -26,7 +26,9 @@
 #     (POOL_API) is in NAME, has the header's prototype in SYNOPSIS and a
 #     tag in DESCRIPTION, and the page has no other; every structure
 #     and enum it shows has the header's members (types, names, order),
-#     and every #define it shows the header's value.
+#     and every #define it shows the header's value; pool_daemon_stats's
+#     paragraph names every member of its structure, which it does not
+#     show, the reserved room too, and no other.
 #   - docs/protocol.md: every message and enum of proto/poolmgr.proto is
 #     named, and every field: as `Message.field`, in a list
 #     `Message{field, ...}` (or a Reply body's, `alloc{offset, ...}`), or
@@ -513,6 +515,27 @@ sort -u "$tmp/decls_h" | grep '^#define ' > "$tmp/defs_h"
 lacks "$tmp/defs_m" "$tmp/defs_h" \
     "libpoolclient(3) defines otherwise than client/poolclient.h" || r=1
 [ $r = 1 ] || ok "the $(echo "$shown" | wc -l) structures and enums and the $(wc -l < "$tmp/defs_m") constants libpoolclient(3) shows are client/poolclient.h's"
+
+# struct pool_daemon_stats, not shown, is told of in pool_daemon_stats's
+# paragraph, each member named in italics: every member, the reserved
+# room too (what a program finds there), and nothing else (*out aside).
+r=0
+awk 'prev == ".TP" && $0 == ".BR pool_daemon_stats ()" { on = 1 }
+	{ prev = $0 }
+	!on { next }
+	/^\.TP/ { exit }
+	/^\.I / { print $2 }
+	/^\.(IR|RI) / { for (i = $1 == ".IR" ? 2 : 3; i <= NF; i += 2) print $i }' \
+    "$page" | grep -v '^\*' | sort -u > "$tmp/dstats_page"
+awk '/^struct pool_daemon_stats \{/ { on = 1; next } on && /^};/ { on = 0 }
+	on && /^\t[a-z]/ { sub(/;.*/, ""); sub(/^\t[a-z0-9_]+ /, "")
+	    n = split($0, m, /, */); for (i = 1; i <= n; i++) print m[i] }' \
+    "$header" | sed 's/\[.*//' | sort -u > "$tmp/dstats_h"
+[ "$(wc -l < "$tmp/dstats_h")" -gt 20 ] ||
+	{ fail "found only $(wc -l < "$tmp/dstats_h") members of struct pool_daemon_stats"; r=1; }
+same "$tmp/dstats_h" "$tmp/dstats_page" "struct pool_daemon_stats" \
+    "libpoolclient(3)'s pool_daemon_stats" || r=1
+[ $r = 1 ] || ok "libpoolclient(3)'s pool_daemon_stats names each member of struct pool_daemon_stats, the reserved room too, and no other"
 
 # --- pool_strerror and ERRORS -----------------------------------------------
 r=0
