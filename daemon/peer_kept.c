@@ -65,7 +65,6 @@ static unsigned kept_in_store;	/* those stored */
 static unsigned look_from;	/* the id peer_kept_look goes on from */
 static struct event *sweep_ev;
 
-
 /* All looked at within KEPT_SWEEP_SEC, unless a look is due already. */
 static void
 sweep_arm(void)
