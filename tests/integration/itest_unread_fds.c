@@ -452,21 +452,43 @@ daemon_sockets(pid_t pid)
 }
 
 /*
+ * Waits for the daemon pid to have at most most sockets open, as /proc
+ * says, for 25 s at most: a look at its kept connections every 10 s
+ * comes within one period, or two if the first came just before their
+ * clients closed.  How many it has then, said under what.
+ */
+static unsigned
+sockets_down_to(pid_t pid, unsigned most, const char *what)
+{
+	unsigned i, now = 0;
+
+	for (i = 0; i < 250; i++) {
+		if ((now = daemon_sockets(pid)) <= most)
+			break;
+		harness_sleep_ms(100);
+	}
+	printf("daemon sockets %s: %u after %u ms (at most %u wanted)\n",
+	       what, now, i * 100, most);
+	return now;
+}
+
+/*
  * A kept connection's client that is done is let go of with nobody
  * asking: the daemon looks at them all every 10 s while any is kept
  * (peer_kept.c).  Before, one stayed kept (counted, its socket open,
  * in the store) until a refusal, a DaemonStats or a full store looked
- * at it.  Seen from /proc, for asking would look: the daemon closes the
- * 40 sockets within 25 s (one period, or two if the first came before
- * the clients closed), and the first DaemonStats finds none kept
- * (before, 40 less the 16 it looks at).
+ * at it.  Seen from /proc, for asking would look.  Half the 40 clients
+ * close first, and the daemon closes their sockets; the other half only
+ * then, and a later look, which comes only if the daemon looks again
+ * while some are kept, closes theirs too.  The first DaemonStats then
+ * finds none kept (before, 40 less the 16 it looks at).
  */
 static void
 kept_connections_let_go_unasked(void **state)
 {
 	struct daemon_proc d;
 	int fd[KEPT_MANY];
-	unsigned i, kept, now = 0;
+	unsigned i, kept;
 
 	(void)state;
 	assert_int_equal(harness_start(&d, "[pool s]\nsize = 1M\n"
@@ -476,16 +498,47 @@ kept_connections_let_go_unasked(void **state)
 	/* Counted once all are kept: the start's Hello may be open still. */
 	kept = daemon_sockets(d.pid);
 	assert_true(kept > KEPT_MANY);
-	for (i = 0; i < KEPT_MANY; i++)
+	for (i = 0; i < KEPT_MANY / 2; i++)
 		close(fd[i]);
-	for (i = 0; i < 250; i++) {
-		if ((now = daemon_sockets(d.pid)) <= kept - KEPT_MANY)
-			break;
-		harness_sleep_ms(100);
-	}
-	printf("daemon sockets: %u with those kept, %u after %u ms\n", kept,
-	       now, i * 100);
-	assert_true(now <= kept - KEPT_MANY);
+	assert_true(sockets_down_to(d.pid, kept - KEPT_MANY / 2,
+				    "half the clients closed") <=
+		    kept - KEPT_MANY / 2);
+	for (; i < KEPT_MANY; i++)
+		close(fd[i]);
+	assert_true(sockets_down_to(d.pid, kept - KEPT_MANY,
+				    "the other half closed after") <=
+		    kept - KEPT_MANY);
+	assert_int_equal(kept_now(d.sock), 0);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+/*
+ * The same after a restart in place: the new image takes the kept
+ * connections over (peer_keep_taken) and looks at them every 10 s as the
+ * old one did, so their sockets close once their clients close, with
+ * nobody asking.
+ */
+static void
+kept_connections_let_go_unasked_after_restart(void **state)
+{
+	struct daemon_proc d;
+	int fd[KEPT_LOOKS];
+	unsigned i, kept;
+
+	(void)state;
+	assert_int_equal(harness_start(&d, "[pool s]\nsize = 1M\n"
+				       "mode = 0666\n"), 0);
+	for (i = 0; i < KEPT_LOOKS; i++)
+		fd[i] = kept_one(d.sock);
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	/* Handed over, still open in the new image. */
+	kept = daemon_sockets(d.pid);
+	assert_true(kept > KEPT_LOOKS);
+	for (i = 0; i < KEPT_LOOKS; i++)
+		close(fd[i]);
+	assert_true(sockets_down_to(d.pid, kept - KEPT_LOOKS,
+				    "after a restart, the clients closed") <=
+		    kept - KEPT_LOOKS);
 	assert_int_equal(kept_now(d.sock), 0);
 	assert_int_equal(harness_stop(&d), 0);
 }
@@ -785,6 +838,7 @@ main(void)
 		cmocka_unit_test(kept_connections_in_status),
 		cmocka_unit_test(kept_connections_looked_at_in_turn),
 		cmocka_unit_test(kept_connections_let_go_unasked),
+		cmocka_unit_test(kept_connections_let_go_unasked_after_restart),
 		cmocka_unit_test(taken_over_unread_reply_kept),
 		cmocka_unit_test(connection_holds_the_daemons_buffer),
 		cmocka_unit_test(largest_reply_fits_under_a_small_wmem_max),
