@@ -28,7 +28,8 @@
  *
  * Where nothing can answer, a directory, a regular file, a socket nobody
  * listens on and one of another type at the path are connect(2)'s own
- * code, and pool_last_message names the path and says which.
+ * code, and pool_last_message names the path and says which (of what a
+ * symbolic link there leads to, as connect(2) goes by).
  *
  * And against the real daemon: a connect within a bound, and one with no
  * bound (-1, $POOLMGR_CONNECT_TIMEOUT=0), works; the requests made on the
@@ -587,7 +588,7 @@ expect_refused(const char *path, int code, const char *want, int line)
 static void
 what_is_there_is_named(void **state)
 {
-	char dir[64], path[128], want[512];
+	char dir[64], path[128], link[128], want[512];
 	int fd;
 
 	(void)state;
@@ -612,6 +613,19 @@ what_is_there_is_named(void **state)
 	snprintf(want, sizeof(want), "no poolmgrd listens on the socket %s "
 		 "(a socket left by a daemon that stopped?)", path);
 	expect_refused(path, -ECONNREFUSED, want, __LINE__);
+
+	/* connect(2) follows a symbolic link, and so do the words. */
+	snprintf(link, sizeof(link), "%s/link", dir);
+	assert_int_equal(symlink(path, link), 0);
+	snprintf(want, sizeof(want), "no poolmgrd listens on the socket %s "
+		 "(a socket left by a daemon that stopped?)", link);
+	expect_refused(link, -ECONNREFUSED, want, __LINE__);
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(symlink(dir, link), 0);
+	snprintf(want, sizeof(want), "%s is a directory, not a socket "
+		 "($POOLMGRD_SOCKET names poolmgrd's socket)", link);
+	expect_refused(link, -ECONNREFUSED, want, __LINE__);
+	assert_int_equal(unlink(link), 0);
 	assert_int_equal(unlink(path), 0);
 
 	fd = bound_socket(path, SOCK_STREAM, true);
