@@ -100,8 +100,9 @@
  *                            both with a block persisted and named: b
  *                            comes back with its bytes and its name, a
  *                            is left out and logged, made fresh from the
- *                            file with nothing charged (the journal was
- *                            refused whole, and b with it);
+ *                            file with nothing charged, and a stop after
+ *                            exits 0, nothing of a's state leaked (the
+ *                            journal was refused whole, and b with it);
  *   keep_missing_then_crash  the same with b's keep.<n>: b, which no file
  *                            declares, is gone, a comes back; b made
  *                            again and blocks named in both, a second
@@ -896,7 +897,8 @@ expect_named(struct pool_conn *c, const char *pool, const char *name,
  * name.  a, which the file declares, is made fresh: no block, no name,
  * nothing charged to the uid that persisted in it.  Once ready, the old
  * names leave the store, and it holds a keep.<n> of each pool and the
- * journal, nothing else.
+ * journal, nothing else.  The daemon then stops cleanly, its exit status
+ * 0: under ASan, a's state, left out, was freed.
  */
 static void
 keep_missing_loses_its_pool_alone(void **state)
@@ -945,6 +947,8 @@ keep_missing_loses_its_pool_alone(void **state)
 	assert_int_equal(keeps, 2);
 	assert_int_equal(st->n, 3);
 	assert_true(harness_store_journal(st) != NULL);
+	/* A stop of its own: nothing of pool a's state leaks (ASan). */
+	stop(st);
 }
 
 /*
