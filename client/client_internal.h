@@ -117,10 +117,12 @@ struct pool {
 	const uint8_t		*share_map;	/* NULL: none */
 	uint64_t		 share_size;
 	struct cache		*cache;		/* NULL: none */
-	int			 part_kept;	/* a wait part of this handle
-						 * ran out, and the daemon
-						 * keeps its place for the
-						 * next (pool.c); atomic */
+	uintptr_t		 part_kept;	/* the thread (pool.c's
+						 * token) whose wait part of
+						 * this handle ran out, the
+						 * daemon keeping its place
+						 * for the next; 0: none;
+						 * atomic */
 
 	TAILQ_ENTRY(pool)	 entry;
 };

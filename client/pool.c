@@ -97,6 +97,18 @@ client_check_block(struct pool *p, const Poolmgr__AllocReply *a,
 }
 
 /*
+ * Which thread's part ran out (part_kept): the address of a byte of the
+ * thread's own, never 0, and unique among the threads alive.
+ */
+static __thread char	kept_token;
+
+static uintptr_t
+kept_mine(void)
+{
+	return (uintptr_t)&kept_token;
+}
+
+/*
  * A block served by the daemon (an Alloc or an AllocBatch answered with
  * one): it let go of the place a wait part of the connection kept, so a
  * cache hit after it has none to say over, and sends no WaitOver (a
@@ -642,7 +654,7 @@ client_alloc_wait_once(struct pool *p, const struct client_alloc_wait *aw,
 	error = client_alloc_send(p, &al, aw->size, aw->align, aw->zero, 1,
 	    aw->out, &usable, &persisted);
 	if (wait_ms != 0 && !retry && part && error == -ETIMEDOUT)
-		__atomic_store_n(&p->part_kept, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&p->part_kept, kept_mine(), __ATOMIC_RELAXED);
 	if (error == 0 && !aw->persist)
 		cache_track(p, *aw->out, usable);
 	else if (error == 0 && !persisted)
@@ -687,7 +699,11 @@ client_alloc_persist(struct pool *p, const struct client_alloc_wait *aw)
  * a second, the handle's next wait of the same size, a new allocation,
  * would take that place back, ahead of those that came after the part.
  * Only then: a cache hit otherwise costs one load.  A refill that served
- * the part let the place go already, and this finds none.  The flag is a
+ * the part let the place go already, and this finds none.  Only the
+ * thread whose part ran out says so: another thread's hit is not that
+ * wait's end, and would put its next part behind those that came after
+ * it (the daemon lets the place go at any other wait of the connection
+ * it sees, but a hit it never sees).  The flag is a
  * hint about the daemon's books, and publishes no memory: relaxed.  The
  * answer changes nothing for the caller, whose block it is either way,
  * nor the thread's words (pool_last_message): the caller asked nothing,
@@ -699,9 +715,11 @@ client_wait_over(struct pool *p)
 	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
 	Poolmgr__WaitOver	wo = POOLMGR__WAIT_OVER__INIT;
 	struct conn_words	words;
+	uintptr_t		mine = kept_mine();
 
-	if (!__atomic_load_n(&p->part_kept, __ATOMIC_RELAXED) ||
-	    !__atomic_exchange_n(&p->part_kept, 0, __ATOMIC_RELAXED) ||
+	if (__atomic_load_n(&p->part_kept, __ATOMIC_RELAXED) != mine ||
+	    !__atomic_compare_exchange_n(&p->part_kept, &mine, 0, 0,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED) ||
 	    (p->conn->features & CONN_FEATURE_WAIT_OVER) == 0)
 		return;
 	wo.handle = p->handle;

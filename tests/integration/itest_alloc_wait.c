@@ -3908,6 +3908,127 @@ wait_over_keeps_the_words(void **state)
 	full_end(&f, true);
 }
 
+/* ---- wait_over_by_its_thread ------------------------------------------ */
+
+/*
+ *   wait_over_by_its_thread  a caching handle's part runs out in a thread
+ *       of its own, its place kept; a block freed into the cache serves
+ *       another thread's wait, which says no WaitOver (before, it let go
+ *       of the place, and the part's thread, when it asked again, went
+ *       behind those that came after it); the part's own thread's next
+ *       hit says it (a WaitOver, its one request).
+ */
+
+struct part_thread {
+	struct pool *p;
+	pthread_t t;
+	pthread_barrier_t ran_out, go;
+	int part_rc, hit_rc;
+	pool_off_t off;
+};
+
+static void *
+part_then_hit(void *arg)
+{
+	struct part_thread *pt = arg;
+	pool_off_t off = POOL_OFF_NONE;
+
+	pt->part_rc = pool_alloc_wait(pt->p, BLOCK, 0, POOL_ALLOC_PART,
+				      KEPT_PART_MS, &off);
+	pthread_barrier_wait(&pt->ran_out);
+	pthread_barrier_wait(&pt->go);
+	pt->hit_rc = pool_alloc_wait(pt->p, BLOCK, 0, 0, LONG_WAIT_MS,
+				     &pt->off);
+	return NULL;
+}
+
+/* The requests the daemon answered across fn(arg), beyond counting them. */
+static uint64_t
+requests_across(void (*fn)(void *), void *arg)
+{
+	uint64_t z, a, b;
+
+	assert_true((z = requests_answered_apart()) != 0);
+	assert_true((a = requests_answered_apart()) != 0);
+	fn(arg);
+	assert_true((b = requests_answered_apart()) != 0);
+	return (b - a) - (a - z);
+}
+
+struct hit {
+	struct pool *p;
+	pool_off_t off;
+	int rc;
+};
+
+static void
+hit_here(void *arg)
+{
+	struct hit *h = arg;
+
+	h->rc = pool_alloc_wait(h->p, BLOCK, 0, 0, LONG_WAIT_MS, &h->off);
+}
+
+static void
+hit_in_part_thread(void *arg)
+{
+	struct part_thread *pt = arg;
+
+	pthread_barrier_wait(&pt->go);
+	assert_int_equal(pthread_join(pt->t, NULL), 0);
+}
+
+static void
+wait_over_by_its_thread(void **state)
+{
+	static struct full f;
+	struct pool_create_opts o = {.max_size = CACHE_PARTS_POOL};
+	static struct part_thread pt;
+	pool_off_t mine = POOL_OFF_NONE;
+	struct hit h = {0};
+	const char *budget = getenv("POOLMGR_CLIENT_CACHE");
+	uint64_t n;
+
+	(void)state;
+	/* The connection's budget bounds the handle's: no cache, no hit. */
+	if (budget && strcmp(budget, "0") == 0)
+		skip();
+	EXPECT_RC(pool_create(conn, "overthread", &o), 0);
+	EXPECT_RC(pool_open(conn, "overthread", &pt.p), 0);
+	EXPECT_RC(pool_set_cache(pt.p, 4 * MiB), 0);
+	EXPECT_RC(pool_alloc(pt.p, BLOCK, &mine), 0);
+	full_make(&f, "overthread", 0, BLOCK);
+	assert_int_equal(pthread_barrier_init(&pt.ran_out, NULL, 2), 0);
+	assert_int_equal(pthread_barrier_init(&pt.go, NULL, 2), 0);
+	assert_int_equal(pthread_create(&pt.t, NULL, part_then_hit, &pt), 0);
+	pthread_barrier_wait(&pt.ran_out);
+	EXPECT_RC(pt.part_rc, -ETIMEDOUT);
+
+	EXPECT_RC(pool_free(pt.p, mine), 0);
+	h.p = pt.p;
+	n = requests_across(hit_here, &h);
+	EXPECT_RC(h.rc, 0);
+	assert_int_equal(h.off, mine);
+	if (n != 0)
+		fail_msg("another thread's cache hit made %llu requests (a "
+			 "WaitOver for the part's place), not none",
+			 (unsigned long long)n);
+
+	EXPECT_RC(pool_free(pt.p, h.off), 0);
+	n = requests_across(hit_in_part_thread, &pt);
+	EXPECT_RC(pt.hit_rc, 0);
+	assert_int_equal(pt.off, mine);
+	if (n != 1)
+		fail_msg("the part's own thread's cache hit made %llu "
+			 "requests, not its WaitOver alone",
+			 (unsigned long long)n);
+	pthread_barrier_destroy(&pt.ran_out);
+	pthread_barrier_destroy(&pt.go);
+	EXPECT_RC(pool_free(pt.p, pt.off), 0);
+	pool_close(pt.p);
+	full_end(&f, true);
+}
+
 int
 main(void)
 {
@@ -3962,6 +4083,7 @@ main(void)
 		cmocka_unit_test(cache_hit_beside_a_part),
 		cmocka_unit_test(refill_after_a_part),
 		cmocka_unit_test(wait_over_keeps_the_words),
+		cmocka_unit_test(wait_over_by_its_thread),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
