@@ -313,7 +313,8 @@ closing_sync(void)
 				if (j < 0 || !holds(j, i))
 					fail_at("a closing handle's hold",
 						"not the model's");
-				still[j] = true;
+				else
+					still[j] = true;
 			}
 		for (j = 0; j < BLOCKS; j++)
 			if (m.b[j].holder[i] && !still[j]) {
