@@ -180,6 +180,7 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_cache_threads itest_cache_app \
               itest_numa \
               itest_huge itest_evict itest_names_wait itest_alloc_wait \
+              itest_alloc_wait_order itest_alloc_wait_parts \
               itest_set itest_limit itest_user_quota \
               itest_user_quota_entries itest_stats_abi \
               itest_misuse itest_logs itest_list itest_connect \
@@ -363,6 +364,11 @@ $(BUILD)/tests/itest_acl_api $(BUILD)/tests/itest_poolctl_acl \
 $(BUILD)/tests/itest_user_quota $(BUILD)/tests/itest_uquota_shared \
   $(BUILD)/tests/itest_uquota_random: \
   $(BUILD)/tests/integration/quota_util.o
+
+# The allocations that wait: pools made full, waiters, the daemon stopped.
+$(BUILD)/tests/itest_alloc_wait $(BUILD)/tests/itest_alloc_wait_order \
+  $(BUILD)/tests/itest_alloc_wait_parts: \
+  $(BUILD)/tests/integration/alloc_wait_util.o
 
 # Restores from states made by hand, in the daemon's own format.
 $(BUILD)/tests/itest_restore: $(STATE_OBJ)
@@ -629,7 +635,8 @@ ASAN_FLAGS := BUILD=$(BUILD)/asan SAN=1 OPT=-O1
 TEST_ALONE ?= itest_release itest_wait itest_dropping systemd_real.sh
 TEST_WAITING ?= itest_memory itest_logs itest_notify itest_connect \
                 itest_silent itest_restart_guard itest_cache itest_poolctl \
-                itest_alloc_wait itest_restart_busy itest_restart_edges
+                itest_alloc_wait itest_alloc_wait_order itest_alloc_wait_parts \
+                itest_restart_busy itest_restart_edges
 TEST_FIRST ?= test_lint.sh test_heap_random test_block_index itest_python.py \
               test_fuzz_smoke.sh test_cost_flat.sh test_nosystemd.sh \
               itest_threads itest_stress \
