@@ -165,7 +165,8 @@ UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_poolctl_acl itest_config \
               itest_systemd itest_stress itest_limits itest_batch \
-              itest_cache itest_silent itest_liar itest_release itest_drop \
+              itest_cache itest_silent itest_liar itest_liar_features \
+              itest_liar_lists itest_release itest_drop \
               itest_wait itest_fork itest_books itest_clients \
               itest_handles itest_dropping itest_quota itest_quota_uids \
               itest_reload \
@@ -369,6 +370,14 @@ $(BUILD)/tests/itest_user_quota $(BUILD)/tests/itest_uquota_shared \
 $(BUILD)/tests/itest_alloc_wait $(BUILD)/tests/itest_alloc_wait_order \
   $(BUILD)/tests/itest_alloc_wait_parts: \
   $(BUILD)/tests/integration/alloc_wait_util.o
+
+# The lying daemon's tests: the fake daemon, and what their clients share.
+$(BUILD)/tests/itest_liar $(BUILD)/tests/itest_liar_features \
+  $(BUILD)/tests/itest_liar_lists: \
+  $(BUILD)/tests/integration/liar_daemon.o \
+  $(BUILD)/tests/integration/liar_pool.o \
+  $(BUILD)/tests/integration/liar_lists.o \
+  $(BUILD)/tests/integration/liar_util.o
 
 # Restores from states made by hand, in the daemon's own format.
 $(BUILD)/tests/itest_restore: $(STATE_OBJ)
@@ -660,11 +669,13 @@ test: deps
 # itest_limit: two threads set the cache's bounds from their replies, the
 # later reply's winning; itest_limits: a refused connection's words, kept
 # under the connection's lock; itest_liar: two threads' calls failed by
-# one refusal, read by either; itest_destroy_fork: the daemon's closer
+# one refusal, read by either (itest_liar_features and itest_liar_lists,
+# once part of it, with it); itest_destroy_fork: the daemon's closer
 # thread.  poolctl is built too: tests run it.
 TSAN_TESTS := itest_threads itest_cache itest_sharemap_renew \
               itest_cache_threads test_cache_lock itest_limit itest_limits \
-              itest_liar itest_destroy_fork
+              itest_liar itest_liar_features itest_liar_lists \
+              itest_destroy_fork
 TSAN_FLAGS := BUILD=$(BUILD)/tsan OPT=-O1 CFLAGS_EXTRA=-fsanitize=thread \
               LDFLAGS=-fsanitize=thread
 check-tsan-build:
