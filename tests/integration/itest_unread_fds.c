@@ -208,14 +208,26 @@ flooder_end(struct flooder *f, pid_t pid)
 	close(f->stop[1]);
 }
 
-/* fn run on sock as uid, in a process of its own, to its success. */
+/*
+ * fn run on d's socket as uid, in a process of its own, to its success;
+ * else the daemon's log, which says why it let the client go, and the
+ * failure.
+ */
 static void
-client_as(uid_t uid, int (*fn)(void *), const char *sock)
+client_as(uid_t uid, int (*fn)(void *), const struct daemon_proc *d)
 {
-	pid_t pid = harness_spawn_as(uid, uid, fn, (void *)sock);
+	pid_t pid = harness_spawn_as(uid, uid, fn, (void *)d->sock);
+	char *log;
+	int rc;
 
 	assert_true(pid > 0);
-	assert_int_equal(harness_wait(pid), 0);
+	if ((rc = harness_wait(pid)) != 0) {
+		log = harness_log_since(d, 0);
+		fprintf(stderr, "uid %u's client exited %d; the daemon's "
+			"log:\n%s", (unsigned)uid, rc, log ? log : "");
+		free(log);
+		fail_msg("uid %u's client failed", (unsigned)uid);
+	}
 }
 
 /*
@@ -238,11 +250,11 @@ unread_descriptors_starve_nobody(void **state)
 			   "max_connections_per_uid = 2\n"
 			   "[pool s]\nsize = 1M\nmode = 0666\n");
 	flooder = flooder_start(&f, d.sock);
-	client_as(OTHER_UID, other_main, d.sock);
+	client_as(OTHER_UID, other_main, &d);
 	flooder_end(&f, flooder);
 	harness_expect_logged(&d, "does not read its replies");
 	/* Its sockets closed, the places the daemon kept for them are free. */
-	client_as(FLOODER_UID, other_main, d.sock);
+	client_as(FLOODER_UID, other_main, &d);
 	assert_int_equal(harness_stop(&d), 0);
 }
 
@@ -296,16 +308,16 @@ kept_connections_counted_after_restart(void **state)
 			   "[pool s]\nsize = 1M\nmode = 0666\n");
 	flooder = flooder_start(&f, d.sock);
 	harness_expect_logged(&d, "does not read its replies");
-	client_as(FLOODER_UID, refused_main, d.sock);
+	client_as(FLOODER_UID, refused_main, &d);
 	/* No listing shows the kept: the refusal counts them. */
 	harness_expect_logged(&d, "(max_connections_per_uid 2; 2 of them "
 			      "kept until their clients read or close them)");
 
 	assert_int_equal(harness_restart_in_place(&d), 0);
-	client_as(FLOODER_UID, refused_main, d.sock);
+	client_as(FLOODER_UID, refused_main, &d);
 
 	flooder_end(&f, flooder);
-	client_as(FLOODER_UID, other_main, d.sock);
+	client_as(FLOODER_UID, other_main, &d);
 	assert_int_equal(harness_stop(&d), 0);
 }
 
@@ -614,10 +626,10 @@ taken_over_unread_reply_kept(void **state)
 	assert_int_equal(read(h.dropped[0], &b, 1), 1);
 	harness_expect_logged(&d, "does not decode");
 
-	client_as(FLOODER_UID, refused_main, d.sock);
+	client_as(FLOODER_UID, refused_main, &d);
 	assert_int_equal(write(h.stop[1], &b, 1), 1);
 	assert_int_equal(harness_wait(holder), 0);
-	client_as(FLOODER_UID, other_main, d.sock);
+	client_as(FLOODER_UID, other_main, &d);
 	assert_int_equal(harness_stop(&d), 0);
 }
 
@@ -770,7 +782,7 @@ connection_holds_the_daemons_buffer(void **state)
 
 	(void)state;
 	start_unprivileged(&d, NULL, "[pool s]\nsize = 1M\nmode = 0666\n");
-	client_as(FLOODER_UID, one_buffer_main, d.sock);
+	client_as(FLOODER_UID, one_buffer_main, &d);
 	harness_expect_logged(&d, "does not read its replies");
 	assert_int_equal(harness_stop(&d), 0);
 }

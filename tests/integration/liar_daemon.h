@@ -240,8 +240,13 @@ enum lie {
 /* The limit the fake opens its pool under, for the bounds cases. */
 #define FAKE_LIMIT	((uint64_t)256 << 10)
 
-/* How long LIE_LOOKUP_EINTR interrupts every waiting Lookup. */
-#define LOOKUP_EINTR_MS		200
+/*
+ * How long LIE_LOOKUP_EINTR interrupts every waiting Lookup.  A finite
+ * wait of a fifth of it must end in it: the library's last try, a 1 ms
+ * wait at the deadline, reaches the fake 800 ms before it answers (200
+ * and 100 left 100 ms, which a loaded machine under TSan once took).
+ */
+#define LOOKUP_EINTR_MS		1000
 
 /* The truthful entries, uid and bytes: sorted by uid, as a daemon's. */
 #define UQUOTA_TOLD	3
