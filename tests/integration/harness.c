@@ -1082,16 +1082,27 @@ harness_busy_run(struct harness_busy *b, int n, struct pool *p,
 pid_t
 harness_spawn_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg)
 {
-	pid_t pid;
+	pid_t pid, parent;
 
 	if (geteuid() != 0)
 		return -1;
+	parent = getpid();
 	pid = fork();
 	if (pid == 0) {
 		child_faults_default();
 		if (setgroups(0, NULL) == -1 || setgid(gid) == -1 ||
 		    setuid(uid) == -1)
 			_exit(126);
+		/*
+		 * Gone with the test (a new uid clears the signal, so set
+		 * after): a child a failed test never told to end, such as
+		 * one holding sockets full of a daemon's descriptors, would
+		 * run on, and those descriptors count against the daemon's
+		 * uid in every later run on the machine.
+		 */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+		    getppid() != parent)
+			_exit(125);
 		_exit(fn(arg));
 	}
 	return pid;
