@@ -243,7 +243,8 @@ SYSTEM_TESTS := tests/system/test_units.sh tests/system/test_manpages.sh \
                 tests/system/test_install.sh tests/system/test_fuzz_smoke.sh \
                 tests/system/test_lint.sh tests/system/test_cost_flat.sh \
                 tests/system/test_completion.sh tests/system/test_header.sh \
-                tests/system/test_make_run.sh tests/system/systemd_real.sh
+                tests/system/test_make_run.sh tests/system/test_make_deps.sh \
+                tests/system/systemd_real.sh
 ifeq ($(SAN),1)
 SYSTEM_TESTS :=
 endif
@@ -959,7 +960,8 @@ bench-instr: bench-deps
 # What only the benchmarks need, installed the way deps installs.
 .PHONY: bench-deps
 bench-deps: deps
-	@$(MAKE) --no-print-directory deps DEB_PKGS="$(BENCH_DEB_PKGS)"
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(BENCH_DEB_PKGS)" \
+	  DEPS_GOALS="$(MAKECMDGOALS)"
 
 RUN_DIR := $(CURDIR)/run
 # `sudo make run` in one's own checkout: root installs what is missing, and
@@ -1006,7 +1008,12 @@ run-daemon: $(PROGRAMS)
 	exec $(BUILD)/poolmgrd --socket $(RUN_DIR)/poolmgrd.sock --config $(RUN_DIR)/poolmgrd.conf
 
 # Install the Debian packages that are missing: with apt-get when root,
-# otherwise print the command to run.
+# otherwise print the command that installs them and the make to run
+# again.  A fresh Debian has sudo only where it was set up at install, so
+# without it the command is su's; either updates the package lists first,
+# as root's make does, for a machine whose lists are old or were never
+# fetched.  DEPS_GOALS: the goals of the make that asked (bench-deps).
+DEPS_GOALS ?= $(MAKECMDGOALS)
 deps:
 	@missing=""; \
 	for p in $(DEB_PKGS); do \
@@ -1019,7 +1026,13 @@ deps:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
 	  else \
 	    echo "missing packages:$$missing"; \
-	    echo "run: sudo apt-get install -y$$missing"; \
+	    echo "install them as root, then run" \
+	      "'make$(if $(DEPS_GOALS), $(DEPS_GOALS))' again:"; \
+	    if command -v sudo >/dev/null; then \
+	      echo "  sudo apt-get update && sudo apt-get install -y$$missing"; \
+	    else \
+	      echo "  su -c 'apt-get update && apt-get install -y$$missing'"; \
+	    fi; \
 	    exit 1; \
 	  fi; \
 	fi
