@@ -971,11 +971,14 @@ RUN_DIR := $(CURDIR)/run
 # (which it warns of), and leave build/ and run/ root's, for the caller's
 # next make to be refused.  RUN_USER= keeps root.  What an earlier make as
 # root left in build/ or run/ is named, and nothing started: the caller's
-# build would be refused there half way.
-RUN_USER ?= $(if $(SUDO_UID),$(shell [ "$$(id -u)" = 0 ] && \
-            [ "$(SUDO_UID)" != 0 ] && \
-            [ "$$(stat -c %u $(CURDIR))" = "$(SUDO_UID)" ] && \
-            echo "$(SUDO_USER)"))
+# build would be refused there half way.  Root without sudo's variables
+# (`su -c 'make run'`, where there is no sudo) is taken for the checkout's
+# owner the same way, when that owner is not root: su does not say who
+# called it, and a checkout of another's is theirs to build in.
+RUN_USER ?= $(if $(filter run,$(MAKECMDGOALS)),$(shell \
+            [ "$$(id -u)" = 0 ] && owner=$$(stat -c %u $(CURDIR)) && \
+            [ "$$owner" != 0 ] && [ "$(or $(SUDO_UID),$$owner)" = "$$owner" ] && \
+            getent passwd "$$owner" | cut -d: -f1))
 run: deps
 ifneq ($(RUN_USER),)
 	@left=$$(find $(abspath $(BUILD)) $(RUN_DIR) ! -user $(RUN_USER) \
@@ -984,8 +987,8 @@ ifneq ($(RUN_USER),)
 	  echo "make run: $$left is not $(RUN_USER)'s (a make as root made it?)," \
 	    "so $(RUN_USER) cannot build and run here:"; \
 	  echo "  remove what root made" \
-	    "(sudo rm -rf $(abspath $(BUILD)) $(RUN_DIR)), or run poolmgrd" \
-	    "as root (sudo make run RUN_USER=)"; \
+	    "(as root: rm -rf $(abspath $(BUILD)) $(RUN_DIR)), or run poolmgrd" \
+	    "as root (make run RUN_USER=, by sudo or su)"; \
 	  exit 1; \
 	fi
 	@echo "make run: building and running poolmgrd as $(RUN_USER), whose" \

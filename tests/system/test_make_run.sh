@@ -4,7 +4,9 @@
 # makes them once the packages are there.  So the quick start's clients, run
 # as that user, reach the daemon and its pool; nothing in the checkout is
 # left root's, for the user's next `make` to be refused; and the daemon does
-# not warn of a socket's directory that its own user owns.  Run as root,
+# not warn of a socket's directory that its own user owns.  The same by
+# su, where there is no sudo: root's make without sudo's variables runs
+# the daemon as the checkout's owner.  Run as root,
 # with the variables sudo sets for its caller (nobody here, whose copy of
 # the checkout it is); says SKIP: where it is not root.  The copy takes the
 # build's programs along, so that only what is stale is made again.
@@ -67,12 +69,22 @@ chown -R "$uid:$gid" "$co"
 sock=$co/run/poolmgrd.sock
 # `sudo make run` in the copy, in the background; back once the daemon
 # listens or make has exited (as long as it builds: what is stale is made
-# first).
+# first).  With su, root's make has none of sudo's variables.
 sudo_make_run() {
 	(cd "$co" && SUDO_USER=$user SUDO_UID=$uid SUDO_GID=$gid \
 		exec make --no-print-directory run BUILD="$cobuild") \
 		> "$stage/log" 2>&1 &
 	make_pid=$!
+	wait_listening
+}
+su_make_run() {
+	(cd "$co" && exec env -u SUDO_USER -u SUDO_UID -u SUDO_GID \
+		make --no-print-directory run BUILD="$cobuild") \
+		> "$stage/log" 2>&1 &
+	make_pid=$!
+	wait_listening
+}
+wait_listening() {
 	while [ ! -S "$sock" ] && kill -0 "$make_pid" 2>/dev/null; do
 		sleep 0.1
 	done
@@ -110,6 +122,28 @@ make_pid=
 left=$(find "$co" ! -user "$uid" | head -5)
 [ -z "$left" ] || fail "left in the checkout, not $user's: $left"
 ok "nothing in the checkout is root's after"
+
+# Where there is no sudo, the same by su: the daemon is the checkout's
+# owner's, not root's, whose socket would keep the owner's clients out.
+su_make_run
+[ -S "$sock" ] || fail "su's make run did not start the daemon"
+status=$(POOLMGRD_SOCKET=$sock "$co/$cobuild/poolctl" status --format=kv) ||
+	fail "poolctl status as root, after su's make run"
+daemon_pid=$(echo "$status" | awk '$1 == "pid" { print $2 }')
+daemon_uid=$(echo "$status" | awk '$1 == "uid" { print $2 }')
+[ -n "$daemon_pid" ] || fail "no pid in poolctl status: $status"
+[ "$daemon_uid" = "$uid" ] ||
+	fail "after su's make run the daemon's uid is $daemon_uid," \
+		"not the checkout owner's ($uid)"
+kill "$daemon_pid"
+daemon_pid=
+rc=0
+wait "$make_pid" || rc=$?
+make_pid=
+[ $rc = 0 ] || fail "su's make run exited $rc after the daemon's SIGTERM"
+left=$(find "$co" ! -user "$uid" | head -5)
+[ -z "$left" ] || fail "left in the checkout by su's make run: $left"
+ok "su's make run starts the daemon as the checkout's owner, $user"
 
 # A build of root's in the way (an earlier `sudo make`): said, and nothing
 # started, rather than a build refused half way or a daemon of root's.
