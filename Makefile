@@ -13,12 +13,14 @@ OBJCOPY  ?= objcopy
 SAN      ?=
 OPT      ?= -O2
 
-# Debian packages the build and the tests need.
+# Debian packages the build and the tests need.  procps: the service's
+# ExecReload= runs /bin/kill, which a minimal Debian (a container's, a
+# debootstrap --variant=minbase) lacks.
 DEB_PKGS := build-essential pkgconf libbsd-dev libcmocka-dev \
             libjemalloc-dev libmimalloc-dev libevent-dev \
             libprotobuf-c-dev protobuf-c-compiler libinih-dev libjson-c-dev \
             libsystemd-dev systemd mandoc clang libclang-rt-14-dev cppcheck \
-            valgrind time systemd-container python3
+            valgrind time systemd-container python3 procps
 
 CFLAGS_BASE := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow \
                -Wmissing-prototypes -Wstrict-prototypes -D_GNU_SOURCE \
