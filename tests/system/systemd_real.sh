@@ -65,8 +65,13 @@ for f in "$build/poolmgrd" "$build/poolctl" "$build/tests/sd_holder" \
 	[ -x "$f" ] || { echo "systemd_real: FAIL: $f missing"; exit 1; }
 done
 
-# The mounts below vanish with this namespace, whatever happens.
+# The mounts below vanish with this namespace, whatever happens.  Where
+# none can be made private (in a chroot, whose / is no mount point,
+# unshare says "cannot change root filesystem propagation"), no
+# container can be booted either.
 if [ -z "${SYSTEMD_REAL_NS:-}" ]; then
+	why=$(unshare --mount --propagation private true 2>&1) ||
+		skip "no mount namespace of its own here: $why"
 	SYSTEMD_REAL_NS=1 exec unshare --mount --propagation private \
 		sh "$0" "$@"
 fi
