@@ -981,6 +981,9 @@ RUN_USER ?= $(if $(filter run,$(MAKECMDGOALS)),$(shell \
             [ "$$(id -u)" = 0 ] && owner=$$(stat -c %u $(CURDIR)) && \
             [ "$$owner" != 0 ] && [ "$(or $(SUDO_UID),$$owner)" = "$$owner" ] && \
             getent passwd "$$owner" | cut -d: -f1))
+# A first build on every CPU, unless the caller's make has jobs of its own
+# (make -jN run: its jobserver serves the sub-make).
+RUN_JOBS := $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 1))
 run: deps
 ifneq ($(RUN_USER),)
 	@left=$$(find $(abspath $(BUILD)) $(RUN_DIR) ! -user $(RUN_USER) \
@@ -995,9 +998,10 @@ ifneq ($(RUN_USER),)
 	fi
 	@echo "make run: building and running poolmgrd as $(RUN_USER), whose" \
 	  "checkout this is (root only installs packages)"
-	@runuser -u $(RUN_USER) -- $(MAKE) --no-print-directory run-daemon
+	@runuser -u $(RUN_USER) -- $(MAKE) --no-print-directory $(RUN_JOBS) \
+	  run-daemon
 else
-	@$(MAKE) --no-print-directory run-daemon
+	@$(MAKE) --no-print-directory $(RUN_JOBS) run-daemon
 endif
 
 run-daemon: $(PROGRAMS)
