@@ -440,6 +440,19 @@ held_now(const char *pool, uint32_t n)
 	assert_true(ds.held >= n);
 }
 
+void
+cached_waiter_live(const char *pool)
+{
+	uint64_t until = harness_now_ms() + LOG_WAIT_MS;
+
+	while (harness_stats_of(conn, pool).live_blocks == 0) {
+		if (harness_now_ms() > until)
+			fail_msg("the caching waiter's block in pool %s never "
+				 "came", pool);
+		harness_sleep_ms(10);
+	}
+}
+
 /* ---- the daemon stopped: requests it reads in one turn ------------------ */
 
 /* Is nr a call libpoolclient waits for an answer in? */

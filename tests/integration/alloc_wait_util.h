@@ -196,6 +196,11 @@ struct got served_at(struct waiter *k, pool_off_t x);
 struct got served_within(struct waiter *k, pool_off_t x);
 /* n allocations wait in pool now, and the daemon counts them held. */
 void held_now(const char *pool, uint32_t n);
+/*
+ * Wait (LOG_WAIT_MS at most, else fail) until pool has a live block: a
+ * caching waiter's own, with its refill, before the pool is made full.
+ */
+void cached_waiter_live(const char *pool);
 
 /* ---- the daemon stopped: requests it reads in one turn ------------------ */
 

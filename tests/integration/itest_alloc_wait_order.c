@@ -215,7 +215,6 @@ cached_behind(const char *name, size_t max_size, size_t size)
 	struct want w2 = {.pool = name, .size = size,
 			  .timeout_ms = LONG_WAIT_MS, .gated = true,
 			  .cached = true};
-	uint64_t until = harness_now_ms() + LOG_WAIT_MS;
 	struct waiter k, k2;
 	struct got g2 = {.rc = 1};	/* not read */
 
@@ -225,11 +224,7 @@ cached_behind(const char *name, size_t max_size, size_t size)
 	 * Its small block (and the rest of its cache's refill) is live
 	 * before the pool is made full; the free into its cache is its own.
 	 */
-	while (harness_stats_of(conn, name).live_blocks == 0) {
-		if (harness_now_ms() > until)
-			fail_msg("the cached waiter's block never came");
-		harness_sleep_ms(10);
-	}
+	cached_waiter_live(name);
 	full_make(&f, name, 0, size);
 	waiting(&k, &w);
 	clients_are(f.p, 3);
@@ -904,7 +899,6 @@ refill_behind_bounded(void **state)
 	struct want w2 = {.pool = "refillbound", .size = BLOCK,
 			  .timeout_ms = BEHIND_BOUND_MS, .gated = true,
 			  .cached = true};
-	uint64_t until = harness_now_ms() + LOG_WAIT_MS;
 	struct got g2 = {.rc = 1};	/* not read */
 	struct waiter k, k2;
 	unsigned long ms;
@@ -913,11 +907,7 @@ refill_behind_bounded(void **state)
 	(void)state;
 	EXPECT_RC(pool_create(conn, "refillbound", &o), 0);
 	waiter_start(&k2, &w2);
-	while (harness_stats_of(conn, "refillbound").live_blocks == 0) {
-		if (harness_now_ms() > until)
-			fail_msg("the cached waiter's block never came");
-		harness_sleep_ms(10);
-	}
+	cached_waiter_live("refillbound");
 	full_make(&f, "refillbound", 0, BLOCK);
 	waiting(&k, &w);
 	clients_are(f.p, 3);

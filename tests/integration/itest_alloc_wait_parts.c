@@ -423,7 +423,6 @@ kept_place_let_go_by_the_cache(void **state)
 	struct want wq = {.pool = "letgocache", .size = 2 * BLOCK,
 			  .timeout_ms = LONG_WAIT_MS};
 	struct pollfd pf[2] = {{.events = POLLIN}, {.events = POLLIN}};
-	uint64_t until = harness_now_ms() + LOG_WAIT_MS;
 	struct waiter kp, kq;
 	pool_off_t two[2];
 	struct got g;
@@ -432,11 +431,7 @@ kept_place_let_go_by_the_cache(void **state)
 	(void)state;
 	EXPECT_RC(pool_create(conn, "letgocache", &o), 0);
 	waiter_start_fn(&kp, &wp, cached_parts);
-	while (harness_stats_of(conn, "letgocache").live_blocks == 0) {
-		if (harness_now_ms() > until)
-			fail_msg("the caching waiter's block never came");
-		harness_sleep_ms(10);
-	}
+	cached_waiter_live("letgocache");
 	full_make(&f, "letgocache", 0, BLOCK);
 	i = adjacent_pair(&f, 0);
 	assert_int_equal(harness_write_full(kp.stop, "g", 1), 0);
@@ -546,18 +541,13 @@ cache_hit_beside_a_part(void **state)
 	struct want w = {.pool = "hitbeside", .size = BLOCK,
 			 .timeout_ms = KEPT_PART_MS};
 	struct pollfd pf = {.events = POLLIN};
-	uint64_t until = harness_now_ms() + LOG_WAIT_MS;
 	struct waiter k;
 	struct got g;
 
 	(void)state;
 	EXPECT_RC(pool_create(conn, "hitbeside", &o), 0);
 	waiter_start_fn(&k, &w, cached_beside_a_part);
-	while (harness_stats_of(conn, "hitbeside").live_blocks == 0) {
-		if (harness_now_ms() > until)
-			fail_msg("the caching waiter's block never came");
-		harness_sleep_ms(10);
-	}
+	cached_waiter_live("hitbeside");
 	full_make(&f, "hitbeside", 0, BLOCK);
 	assert_int_equal(harness_write_full(k.stop, "g", 1), 0);
 	g = waiter_got(&k);
@@ -645,18 +635,13 @@ refill_after_a_part(void **state)
 	struct pool_create_opts o = {.max_size = CACHE_PARTS_POOL};
 	struct want w = {.pool = "refillpart", .size = BLOCK,
 			 .timeout_ms = KEPT_PART_MS};
-	uint64_t until = harness_now_ms() + LOG_WAIT_MS;
 	struct waiter k;
 	struct got g;
 
 	(void)state;
 	EXPECT_RC(pool_create(conn, "refillpart", &o), 0);
 	waiter_start_fn(&k, &w, refilled_part);
-	while (harness_stats_of(conn, "refillpart").live_blocks == 0) {
-		if (harness_now_ms() > until)
-			fail_msg("the caching waiter's block never came");
-		harness_sleep_ms(10);
-	}
+	cached_waiter_live("refillpart");
 	full_make(&f, "refillpart", 0, BLOCK);
 	assert_int_equal(harness_write_full(k.stop, "g", 1), 0);
 	g = waiter_got(&k);
