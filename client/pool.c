@@ -97,15 +97,21 @@ client_check_block(struct pool *p, const Poolmgr__AllocReply *a,
 }
 
 /*
- * Which thread's part ran out (part_kept): the address of a byte of the
- * thread's own, never 0, and unique among the threads alive.
+ * Which thread's part ran out (part_kept): a number the thread takes on
+ * its first part that runs out, never 0, and never another thread's, even
+ * one that ended (a thread-local byte's address would be: glibc gives a
+ * new thread the stack, and the thread-local bytes, of one that ended).
  */
-static __thread char	kept_token;
+static __thread uintptr_t	kept_token;
+static uintptr_t		kept_tokens;	/* the last one taken */
 
 static uintptr_t
 kept_mine(void)
 {
-	return (uintptr_t)&kept_token;
+	if (kept_token == 0)
+		kept_token = __atomic_add_fetch(&kept_tokens, 1,
+						__ATOMIC_RELAXED);
+	return kept_token;
 }
 
 /*
@@ -715,9 +721,11 @@ client_wait_over(struct pool *p)
 	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
 	Poolmgr__WaitOver	wo = POOLMGR__WAIT_OVER__INIT;
 	struct conn_words	words;
-	uintptr_t		mine = kept_mine();
+	uintptr_t		mine = __atomic_load_n(&p->part_kept,
+						       __ATOMIC_RELAXED);
 
-	if (__atomic_load_n(&p->part_kept, __ATOMIC_RELAXED) != mine ||
+	/* kept_token, not kept_mine(): a thread with none kept nothing. */
+	if (mine == 0 || mine != kept_token ||
 	    !__atomic_compare_exchange_n(&p->part_kept, &mine, 0, 0,
 	    __ATOMIC_RELAXED, __ATOMIC_RELAXED) ||
 	    (p->conn->features & CONN_FEATURE_WAIT_OVER) == 0)

@@ -64,6 +64,10 @@
  *       of the place, and the part's thread, when it asked again, went
  *       behind those that came after it); the part's own thread's next
  *       hit says it (a WaitOver, its one request).
+ *   wait_over_not_by_a_later_thread  the part's thread ends; a thread
+ *       started after it (glibc gives it the ended one's stack, and its
+ *       thread-local bytes at the same addresses) hits the cache and says
+ *       no WaitOver: it is not the thread whose part ran out.
  */
 #include <errno.h>
 #include <poll.h>
@@ -831,6 +835,73 @@ wait_over_by_its_thread(void **state)
 	full_end(&f, true);
 }
 
+static void *
+part_only(void *arg)
+{
+	struct part_thread *pt = arg;
+	pool_off_t off = POOL_OFF_NONE;
+
+	pt->part_rc = pool_alloc_wait(pt->p, BLOCK, 0, POOL_ALLOC_PART,
+				      KEPT_PART_MS, &off);
+	return NULL;
+}
+
+static void *
+hit_only(void *arg)
+{
+	struct hit *h = arg;
+
+	hit_here(h);
+	return NULL;
+}
+
+/* hit_here in a thread started for it, once the part's thread ended. */
+static void
+hit_in_later_thread(void *arg)
+{
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, hit_only, arg), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+}
+
+static void
+wait_over_not_by_a_later_thread(void **state)
+{
+	static struct full f;
+	struct pool_create_opts o = {.max_size = CACHE_PARTS_POOL};
+	static struct part_thread pt;
+	pool_off_t mine = POOL_OFF_NONE;
+	struct hit h = {0};
+	const char *budget = getenv("POOLMGR_CLIENT_CACHE");
+	uint64_t n;
+
+	(void)state;
+	if (budget && strcmp(budget, "0") == 0)
+		skip();
+	EXPECT_RC(pool_create(conn, "overlater", &o), 0);
+	EXPECT_RC(pool_open(conn, "overlater", &pt.p), 0);
+	EXPECT_RC(pool_set_cache(pt.p, 4 * MiB), 0);
+	EXPECT_RC(pool_alloc(pt.p, BLOCK, &mine), 0);
+	full_make(&f, "overlater", 0, BLOCK);
+	assert_int_equal(pthread_create(&pt.t, NULL, part_only, &pt), 0);
+	assert_int_equal(pthread_join(pt.t, NULL), 0);
+	EXPECT_RC(pt.part_rc, -ETIMEDOUT);
+
+	EXPECT_RC(pool_free(pt.p, mine), 0);
+	h.p = pt.p;
+	n = requests_across(hit_in_later_thread, &h);
+	EXPECT_RC(h.rc, 0);
+	assert_int_equal(h.off, mine);
+	if (n != 0)
+		fail_msg("a thread started after the part's ended made %llu "
+			 "requests on a cache hit (a WaitOver for a place "
+			 "not its own), not none", (unsigned long long)n);
+	EXPECT_RC(pool_free(pt.p, h.off), 0);
+	pool_close(pt.p);
+	full_end(&f, true);
+}
+
 int
 main(void)
 {
@@ -844,6 +915,7 @@ main(void)
 		cmocka_unit_test(refill_after_a_part),
 		cmocka_unit_test(wait_over_keeps_the_words),
 		cmocka_unit_test(wait_over_by_its_thread),
+		cmocka_unit_test(wait_over_not_by_a_later_thread),
 	};
 
 	return cmocka_run_group_tests(tests, alloc_wait_setup,
