@@ -41,25 +41,29 @@ socket_path(void)
 }
 
 /*
- * Say why the connection failed.  A socket that is not there is -ENOENT,
- * which pool_strerror's text reads as a pool or a block name first, one
- * whose mode keeps us out is -EACCES, which it reads as a pool's mode
- * first, and a daemon that did not answer in time is -ETIMEDOUT: for
- * each the library leaves words of its own (pool_last_message) that name
- * the path it tried and what to check, what lets a client in, or the
- * bound.  Any other failure: the path, then the code's text.
+ * Say why the connection failed.  For what it found at the path (no
+ * socket, a mode that keeps us out, a directory or a file, a socket
+ * nobody listens on or of another type) or a daemon that did not answer
+ * in time, the library leaves words of its own (pool_last_message) that
+ * name the path and what to check, where pool_strerror's text for the
+ * code reads as a pool's or a block name's first.  Other words (a path
+ * no socket address holds, a daemon that refused us) come after the
+ * path; no words: the path, then the code's text.
  */
 static void
 connect_failed(int error)
 {
 	const char	*words = pool_last_message(error);
+	int		 at_path = error == -ENOENT || error == -EACCES ||
+			    error == -ETIMEDOUT || error == -ECONNREFUSED ||
+			    error == -EPROTOTYPE;
 
-	if ((error == -ENOENT || error == -EACCES || error == -ETIMEDOUT) &&
-	    *words != '\0')
+	if (*words != '\0' && at_path)
 		fprintf(stderr, "producer: cannot connect: %s\n", words);
 	else
 		fprintf(stderr, "producer: cannot connect to %s: %s\n",
-		    socket_path(), pool_strerror(error));
+		    socket_path(), *words != '\0' ? words :
+		    pool_strerror(error));
 }
 
 /*

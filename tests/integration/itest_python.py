@@ -734,7 +734,10 @@ def a_refused_connect_is_not_said_a_stopped_daemon():
     and as much by a directory at the path: pool_strerror's text, which
     the C examples say, says both, where it once said poolmgrd was not
     running, which sent the user after the daemon when the path was
-    wrong; Python says which (a_connect_names_what_is_at_the_path)."""
+    wrong; Python says which (a_connect_names_what_is_at_the_path), and
+    so do the C examples, in the library's words, where they said the
+    code's text for both.  A path no socket address holds: the examples
+    name it, then the library's words, which do not."""
     where = tempfile.mkdtemp(prefix="poolmgr-py-dir.")
     saved = os.environ["POOLMGRD_SOCKET"]
     try:
@@ -744,8 +747,17 @@ def a_refused_connect_is_not_said_a_stopped_daemon():
         os.environ["POOLMGRD_SOCKET"] = where
         rc, out, err = run_c("examples/producer", "py", "x")
         assert (rc, out) == (1, ""), (rc, out, err)
-        assert err == "producer: cannot connect to %s: %s\n" % (
-            where, REFUSED), err
+        assert err == "producer: cannot connect: %s\n" % (
+            NOT_A_SOCKET % (where, "a directory")), err
+        assert REFUSED not in err, err
+        long_path = "/" + "x" * 120
+        os.environ["POOLMGRD_SOCKET"] = long_path
+        for prog in ("producer", "consumer"):
+            rc, out, err = run_c("examples/" + prog, "py", "x")
+            assert (rc, out) == (1, ""), (rc, out, err)
+            assert err.startswith("%s: cannot connect to %s: the socket "
+                                  "path is longer than a socket address "
+                                  "holds" % (prog, long_path)), err
     finally:
         os.environ["POOLMGRD_SOCKET"] = saved
         os.rmdir(where)
