@@ -95,6 +95,8 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/pool_hold.c daemon/pool_block.c daemon/pool_check.c \
                daemon/pool_restore.c daemon/pool_release.c \
                daemon/dispatch.c daemon/dispatch_admin.c \
+               daemon/dispatch_open.c daemon/dispatch_inspect.c \
+               daemon/dispatch_upkeep.c \
                daemon/dispatch_block.c daemon/dispatch_batch.c \
                daemon/dispatch_refuse.c daemon/dispatch_names.c \
                daemon/dispatch_wait.c daemon/dispatch_room.c daemon/dispatch_status.c daemon/dispatch_blocks.c \

@@ -11,11 +11,12 @@
  * This file decodes the request, says Hello, checks the handle a request
  * names (get_handle), picks the handler and sends its reply, and holds the
  * requests that wait.  The handlers, each checking what is its own to
- * check, are in dispatch_admin.c (pools and handles: create, destroy, open,
- * close; stats, list, trim, check, clients), dispatch_block.c (blocks of
- * an open handle: alloc, free, realloc, retain, persist, usable_size),
- * dispatch_batch.c (their batches) and the others dispatch_internal.h
- * names; dispatch_internal.h is what they share.
+ * check, are in dispatch_admin.c (pools: create, destroy, set),
+ * dispatch_open.c (handles: open, close), dispatch_inspect.c (stats,
+ * list, clients), dispatch_upkeep.c (trim, check), dispatch_block.c
+ * (blocks of an open handle: alloc, free, realloc, retain, persist,
+ * usable_size), dispatch_batch.c (their batches) and the others
+ * dispatch_internal.h names; dispatch_internal.h is what they share.
  *
  * A request that reads a pool's state (stats, list, check, trim, a
  * destroy that counts live blocks), or one the engine or the pool's limit

@@ -1,7 +1,9 @@
 /*
  * dispatch_internal.h - what dispatch.c shares with the files that carry out
- * the requests: dispatch_admin.c (pools and handles: create, destroy, open,
- * close; stats, list, trim, check, clients), dispatch_block.c (blocks of
+ * the requests: dispatch_admin.c (pools made, changed and ended: create,
+ * destroy, set), dispatch_open.c (handles: open, close, share map; and
+ * who may reach a pool), dispatch_inspect.c (stats, list, clients,
+ * persisted), dispatch_upkeep.c (trim, check), dispatch_block.c (blocks of
  * an open handle), dispatch_batch.c (their batches), dispatch_refuse.c
  * (refusals of those, and the room they make), dispatch_names.c (names
  * of blocks), dispatch_blocks.c
@@ -116,23 +118,39 @@ void dispatch_counts(uint64_t *answered, uint64_t *refused, uint64_t *bad);
 unsigned dispatch_held(void);
 
 /* dispatch_admin.c */
+/* Is s an admin of the daemon, by the configuration in force? */
+bool may_admin(const struct session *s);
 int do_create(struct call *c, const Poolmgr__CreatePool *m);
 int do_destroy(struct call *c, const Poolmgr__DestroyPool *m);
 int do_set(struct call *c, const Poolmgr__SetPool *m);
-int do_open(struct call *c, const Poolmgr__OpenPool *m);
-int do_close(struct call *c, const Poolmgr__ClosePool *m);
-int do_share_map(struct call *c, const Poolmgr__ShareMap *m);
-int do_stats(struct call *c, const Poolmgr__PoolRef *m);
-int do_list(struct call *c);
-int do_trim(struct call *c, const Poolmgr__Trim *m);
-int do_check(struct call *c, const Poolmgr__Check *m);
-int do_clients(struct call *c, const Poolmgr__ListClients *m);
-int do_persisted(struct call *c, const Poolmgr__ListPersisted *m);
-/* dispatch_users.c */
-int do_users(struct call *c, const Poolmgr__ListUsers *m);
+
+/* dispatch_open.c */
+/* A name to look up: too long is its own error, else any is looked up. */
+int check_name_length(struct call *c, const char *name);
+/*
+ * The refusal of the rights want (4 read, 2 write) in p by its mode, or
+ * by the rule of its access control list that decided: -EACCES.
+ */
+int refuse_access(struct call *c, const struct dpool *p, unsigned want);
 /* The pool ref names, if the caller may read (or write) it; else NULL. */
 struct dpool *get_pool(struct call *c, const Poolmgr__PoolRef *ref,
 		       bool write, int *err);
+int do_open(struct call *c, const Poolmgr__OpenPool *m);
+int do_close(struct call *c, const Poolmgr__ClosePool *m);
+int do_share_map(struct call *c, const Poolmgr__ShareMap *m);
+
+/* dispatch_inspect.c */
+int do_stats(struct call *c, const Poolmgr__PoolRef *m);
+int do_list(struct call *c);
+int do_clients(struct call *c, const Poolmgr__ListClients *m);
+int do_persisted(struct call *c, const Poolmgr__ListPersisted *m);
+
+/* dispatch_upkeep.c */
+int do_trim(struct call *c, const Poolmgr__Trim *m);
+int do_check(struct call *c, const Poolmgr__Check *m);
+
+/* dispatch_users.c */
+int do_users(struct call *c, const Poolmgr__ListUsers *m);
 
 /* No block: an offset no request names (UINT64_MAX). */
 #define OFF_NONE UINT64_MAX

@@ -288,7 +288,7 @@ struct dpool {
 				 * back, in steps */
 	uint64_t trimmed_bytes;	/* given back by trims, ever: a Trim's reply
 				 * counts these, not others' frees */
-	/* The last Check's length, ns: dispatch_admin.c paces costly ones. */
+	/* The last Check's length, ns: dispatch_upkeep.c paces costly ones. */
 	uint64_t check_ns;
 	/*
 	 * Loop turns that took a step of the pool's work queued above, and

@@ -264,7 +264,7 @@ save_pool(struct dpool *p, Poolmgrd__PoolState *ps)
 		return -ENOMEM;
 	memcpy(ps->class_allocs, ev.class_allocs, sizeof(ev.class_allocs));
 	ps->n_class_allocs = HEAP_NCLASSES;
-	/* As `poolctl stats` shows them (dispatch_admin.c's fill_stats). */
+	/* As `poolctl stats` shows them (dispatch_inspect.c's fill_stats). */
 	ps->failed_allocs = dpool_failed_allocs(p);
 	ps->invalid_frees = st.invalid_frees + p->invalid_frees;
 	ps->released_bytes = st.released_bytes + p->released_before;
