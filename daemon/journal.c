@@ -21,9 +21,8 @@
  * of 10^6 blocks and one persistent one is walked once per 16 MiB of
  * records, not once per MiB.
  *
- * A pool's own memfd goes to the store once, through a descriptor of its
- * own (reopened by /proc): systemd skips a descriptor it holds already,
- * so the same one could not also go as "pool.<i>" at a planned stop.
+ * A pool's memfd goes to the store as its keep.<n> (journal_keep.c),
+ * under a number of the journals' one series (keep_push).
  *
  * A write that fails takes the journal and every keep.<n> out of the
  * store: a crash then starts fresh, never from a journal that lacks a
@@ -458,7 +457,7 @@ snapshot(struct jfile *f)
 	return 0;
 }
 
-static int
+int
 push(const char *prefix, uint64_t id, int fd)
 {
 	char name[48], *names[1] = {name};
@@ -586,8 +585,6 @@ again_now(const struct again *a)
 static void
 lose(int rc)
 {
-	struct dpool *p;
-
 	if (!out)
 		log_warnx("crash journal: %s; taken out of the fd store, a "
 			  "crash loses every pool until a fresh one is in",
@@ -607,28 +604,13 @@ lose(int rc)
 	 * the next image, which numbers its own from the journal's on and
 	 * could push a keep.<n> of another pool beside it.
 	 */
-	for (p = dpool_first(); p; p = dpool_next(p))
-		if (p->keep_id) {
-			keep_remove(p->keep_id);
-			p->keep_id = 0;
-		}
+	keeps_forget();
 	jfile_close(&cur);
 	jfile_close(&spill);
 	on = false;
 	out = false;
 	names_env();
 	retry();
-}
-
-/* Every keep.<n> out of the store, the pools keeping their numbers. */
-static void
-keeps_out(void)
-{
-	struct dpool *p;
-
-	for (p = dpool_first(); p; p = dpool_next(p))
-		if (p->keep_id)
-			unstore("keep", p->keep_id);
 }
 
 /*
@@ -807,30 +789,6 @@ write_step(uint64_t t0)
 	return 0;
 }
 
-static int keep_push_as(struct dpool *p, uint64_t id);
-
-/*
- * Out of the store: every pool's memfd back under its keep.<n>, before
- * the journal that names them (a crash between finds keeps and no
- * journal: a fresh start, as while out).  All or none.
- */
-static int
-keeps_back(void)
-{
-	struct dpool *p, *q;
-	int rc = 0;
-
-	for (p = dpool_first(); p; p = dpool_next(p))
-		if (p->keep_id && (rc = keep_push_as(p, p->keep_id)) != 0)
-			break;
-	if (rc == 0)
-		return 0;
-	for (q = dpool_first(); q != p; q = dpool_next(q))
-		if (q->keep_id)
-			unstore("keep", q->keep_id);
-	return rc;
-}
-
 /* Caught up: fresh in the store, cur's name out. */
 static int
 copy_step(void)
@@ -973,29 +931,7 @@ done(int rc)
 	}
 }
 
-/*
- * p's memfd, through a descriptor of its own, as keep.<n>.  Without
- * kcmp(2) systemd takes two descriptors of one file with the same status
- * flags for one: O_NONBLOCK, which a regular file ignores, is the
- * opposite of the pool's own (after a crash, that is an old keep.<n>).
- */
-static int
-keep_push_as(struct dpool *p, uint64_t id)
-{
-	char path[64];
-	int fd, fl, rc;
-
-	if ((fl = fcntl(p->memfd, F_GETFL)) == -1)
-		return -errno;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", p->memfd);
-	fd = open(path, O_RDWR | O_CLOEXEC | (fl & O_NONBLOCK ? 0 : O_NONBLOCK));
-	if (fd == -1)
-		return -errno;
-	rc = push("keep", id, fd);
-	close(fd);
-	return rc;
-}
-
+/* p's keep.<n>, under the next number. */
 static int
 keep_push(struct dpool *p)
 {
@@ -1004,18 +940,6 @@ keep_push(struct dpool *p)
 	if ((rc = keep_push_as(p, next_id)) == 0)
 		p->keep_id = next_id++;
 	return rc;
-}
-
-/*
- * A refusal that may not last: systemd's socket full (its queue in the
- * daemon too), memory or descriptors short.  Any other (the store too
- * small, no store) stays for the daemon's life.
- */
-static bool
-keep_passing(int rc)
-{
-	return rc == -EAGAIN || rc == -ENOBUFS || rc == -ENOMEM ||
-	       rc == -EMFILE || rc == -ENFILE || rc == -EINTR;
 }
 
 /*
@@ -1113,11 +1037,7 @@ begin(void)
 		return 0;
 	}
 	/* Their numbers are above the journal's: remembered as lose's. */
-	for (p = dpool_first(); p; p = dpool_next(p))
-		if (p->keep_id) {
-			keep_remove(p->keep_id);
-			p->keep_id = 0;
-		}
+	keeps_forget();
 	jfile_close(&cur);
 	return rc;
 }

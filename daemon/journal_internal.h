@@ -4,7 +4,10 @@
  *
  *   journal.c        the journal: its records, groups, compaction in
  *                    steps, the way back after a write failed, the pools'
- *                    keep.<n> pushed, and the one timer of every try
+ *                    keep.<n> numbered and their refusals tried again,
+ *                    and the one timer of every try
+ *   journal_keep.c   the pools' memfds in the store as keep.<n>: one
+ *                    pushed, all out and back, all let go of
  *   journal_names.c  the names in the store no journal of ours holds any
  *                    more, and those handed to the next image
  *                    (POOLMGRD_JOURNAL)
@@ -48,6 +51,29 @@ bool again_now(const struct again *a);
 
 /* The journal's n (journal.<n>), stored or not; 0 before the first. */
 uint64_t journal_id(void);
+/* fd into the store as prefix.<id>: 0, or why not. */
+int push(const char *prefix, uint64_t id, int fd);
+
+/* journal_keep.c */
+
+struct dpool;
+/* p's memfd into the store as keep.<id>: 0, or why not. */
+int keep_push_as(struct dpool *p, uint64_t id);
+/* Is rc, a keep's refusal, one that may pass (and be tried again)? */
+bool keep_passing(int rc);
+/* Every keep.<n> out of the store, the pools keeping their numbers. */
+void keeps_out(void);
+/*
+ * Out of the store (keeps_out): every pool's keep.<n> back in, under its
+ * number, all or none: 0, or why not.
+ */
+int keeps_back(void);
+/*
+ * Every pool's keep.<n> out of the store and its number let go of: the
+ * journal that named them is let go of.  A removal that fails is
+ * remembered (keep_remove).
+ */
+void keeps_forget(void);
 
 /* journal_names.c */
 
