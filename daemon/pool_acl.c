@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "why.h"
+
 static bool
 entry_valid(const struct acl_entry *e)
 {
@@ -88,23 +90,6 @@ acl_grants(const struct acl *acl, uid_t owner, gid_t group, uint32_t mode,
 	if (matched || maybe)
 		return false;
 	return (mode & want) == want;
-}
-
-static int
-say(char *why, size_t len, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int
-say(char *why, size_t len, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && len) {
-		va_start(ap, fmt);
-		vsnprintf(why, len, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
 }
 
 static int

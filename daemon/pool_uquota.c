@@ -9,30 +9,13 @@
 #include "pool_uquota.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "why.h"
+
 #define UQUOTA_NOBODY	((uint32_t)-1)
-
-/* Say why into why (if any) and return rc. */
-static int
-say(char *why, size_t len, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int
-say(char *why, size_t len, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && len) {
-		va_start(ap, fmt);
-		vsnprintf(why, len, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 static int
 entry_cmp(const void *va, const void *vb)
