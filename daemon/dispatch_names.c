@@ -63,15 +63,31 @@ check_block_name(struct call *c, const ProtobufCBinaryData *name)
 	return 0;
 }
 
+/*
+ * The handle (writable if write) and the block name of a request on a
+ * name, both checked, the handle first: the handle, or NULL with *err
+ * set.
+ */
+static struct handle *
+name_handle(struct call *c, uint32_t id, bool write,
+	    const ProtobufCBinaryData *name, int *err)
+{
+	struct handle *h;
+
+	if (!(h = get_handle(c, id, write, err)))
+		return NULL;
+	if ((*err = check_block_name(c, name)))
+		return NULL;
+	return h;
+}
+
 int
 do_publish(struct call *c, const Poolmgr__Publish *m)
 {
 	struct handle *h;
 	int rc;
 
-	if (!(h = get_handle(c, m->handle, true, &rc)))
-		return rc;
-	if ((rc = check_block_name(c, &m->name)))
+	if (!(h = name_handle(c, m->handle, true, &m->name, &rc)))
 		return rc;
 	rc = dpool_publish(h->pool, h, m->offset, m->name.data, m->name.len,
 			   m->replace, m->evictable);
@@ -128,9 +144,7 @@ do_lookup(struct call *c, const Poolmgr__Lookup *m)
 	if (lookup_wait_pool_gone(c->s))
 		return refuse(c, -ENOENT, "the pool was destroyed while the "
 			      "lookup waited");
-	if (!(h = get_handle(c, m->handle, false, &rc)))
-		return rc;
-	if ((rc = check_block_name(c, &m->name)))
+	if (!(h = name_handle(c, m->handle, false, &m->name, &rc)))
 		return rc;
 	n = block_names_find(&h->pool->names, m->name.data, m->name.len);
 	if (m->wait_ms && (!n || n->generation <= m->after_generation))
@@ -167,9 +181,7 @@ do_unpublish(struct call *c, const Poolmgr__Unpublish *m)
 	struct handle *h;
 	int rc;
 
-	if (!(h = get_handle(c, m->handle, true, &rc)))
-		return rc;
-	if ((rc = check_block_name(c, &m->name)))
+	if (!(h = name_handle(c, m->handle, true, &m->name, &rc)))
 		return rc;
 	if (dpool_unpublish(h->pool, m->name.data, m->name.len))
 		return refuse(c, -ENOENT, "no such name %s in pool %s",
