@@ -4,7 +4,8 @@
 #   make test       unit tests, then the same suite under ASan+UBSan
 #   make bench      benchmarks (tables on stdout)
 #   make run        start poolmgrd in the foreground on a default pool
-#   make deps       install missing Debian packages (as root)
+#   make deps       install missing Debian packages the build needs (as root)
+#   make test-deps  the same, with those the tests add
 #   make clean
 
 BUILD    ?= build
@@ -13,14 +14,20 @@ OBJCOPY  ?= objcopy
 SAN      ?=
 OPT      ?= -O2
 
-# Debian packages the build and the tests need.  procps: the service's
-# ExecReload= runs /bin/kill, which a minimal Debian (a container's, a
-# debootstrap --variant=minbase) lacks.
-DEB_PKGS := build-essential pkgconf libbsd-dev libcmocka-dev \
-            libjemalloc-dev libmimalloc-dev libevent-dev \
+# Debian packages the build and `make run` need (`make deps`): the
+# daemon's, poolctl's and the library's, python3 for the binding, and
+# cmocka, as `make` builds the tests' programs too.
+DEB_PKGS := build-essential pkgconf libbsd-dev libcmocka-dev libevent-dev \
             libprotobuf-c-dev protobuf-c-compiler libinih-dev libjson-c-dev \
-            libsystemd-dev systemd mandoc clang libclang-rt-14-dev cppcheck \
-            valgrind time systemd-container python3 procps
+            libsystemd-dev python3
+# What only the tests add (`make test-deps`): systemd's analyze, sysusers
+# and socket-activate, a container for the real one (systemd-container),
+# mandoc for the pages, clang for the fuzzers, cppcheck, valgrind's
+# counts, and /usr/bin/time, by which tests/run.sh times each program.
+# procps: the service's ExecReload= runs /bin/kill, which a minimal Debian
+# (a container's, a debootstrap --variant=minbase) lacks.
+TEST_DEB_PKGS := systemd systemd-container mandoc clang libclang-rt-14-dev \
+                 cppcheck valgrind time procps
 
 CFLAGS_BASE := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow \
                -Wmissing-prototypes -Wstrict-prototypes -D_GNU_SOURCE \
@@ -238,8 +245,10 @@ BENCH_BINS := $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_speed \
               $(BUILD)/bench/bench_cache_hit \
               $(BUILD)/bench/bench_hugepage $(BUILD)/bench/bench_blocks \
               $(BUILD)/bench/bench_alloc_wait
-# Only the benchmarks need these (Boost.Interprocess, its compiler, the plot).
-BENCH_DEB_PKGS := libboost-dev g++ gnuplot-nox
+# Only the benchmarks need these (Boost.Interprocess, its compiler, the
+# plot, the allocators the engine is measured against, callgrind).
+BENCH_DEB_PKGS := libboost-dev g++ gnuplot-nox libjemalloc-dev \
+                  libmimalloc-dev valgrind
 
 # Shell tests of what is installed and shipped; run once, in the plain build.
 SYSTEM_TESTS := tests/system/test_units.sh tests/system/test_manpages.sh \
@@ -274,16 +283,17 @@ PROGRAMS := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) \
 
 .PHONY: FORCE all build test check-build check-build-files check-suite \
         check-tsan \
-        check-tsan-build bench bench-instr run run-daemon deps clean install \
-        uninstall fuzz fuzzers stress lint test-systemd
+        check-tsan-build bench bench-instr run run-daemon deps test-deps clean \
+        install uninstall fuzz fuzzers stress lint test-systemd
 
 # The public targets install packages first, then build in a fresh make:
 # the pkg-config answers above are only right once the packages exist.
 all: deps
 	@$(MAKE) --no-print-directory build
 
-build: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS) $(COST_DRIVER) \
-		$(PY_ABI)
+# The tests' programs too, but not the cost driver: valgrind's header is
+# one of the tests' packages (check-build builds it).
+build: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS) $(PY_ABI)
 
 # One protoc-c run makes both (&:), also when make runs jobs side by side.
 $(PROTO_C) $(PROTO_H) &: proto/poolmgr.proto
@@ -657,7 +667,7 @@ TEST_FIRST ?= test_lint.sh test_heap_random test_block_index itest_python.py \
               itest_memory itest_logs itest_notify itest_restart_guard \
               itest_connect
 export TEST_ALONE TEST_FIRST TEST_WAITING
-test: deps
+test: test-deps
 	@rm -f $(RESULTS) $(PHASES)
 	@mkdir -p $(BUILD)
 	-@$(call timed,build) $(MAKE) --no-print-directory $(jobs) check-build
@@ -683,7 +693,7 @@ TSAN_TESTS := itest_threads itest_cache itest_sharemap_renew \
               itest_destroy_fork
 TSAN_FLAGS := BUILD=$(BUILD)/tsan OPT=-O1 CFLAGS_EXTRA=-fsanitize=thread \
               LDFLAGS=-fsanitize=thread
-check-tsan-build:
+check-tsan-build: test-deps
 	@$(MAKE) --no-print-directory $(TSAN_FLAGS) $(BUILD)/tsan/poolmgrd \
 	  $(BUILD)/tsan/poolctl $(TSAN_TESTS:%=$(BUILD)/tsan/tests/%)
 
@@ -694,7 +704,7 @@ check-tsan: check-tsan-build
 # In a fresh make, as `all` builds, and after it when both are asked for
 # (`make all check-build`): two makes building the same files side by side
 # would each write what the other links.
-check-build: $(filter all,$(MAKECMDGOALS))
+check-build: test-deps $(filter all,$(MAKECMDGOALS))
 	@$(MAKE) --no-print-directory check-build-files
 
 check-build-files: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS) \
@@ -775,7 +785,7 @@ $(BUILD)/fuzz/fuzz_client: $(call fuzzobj,tests/fuzz/fuzz_client.c \
 		$(LIB_SRCS) $(PROTO_C))
 	$(FUZZ_LINK) $(LIB_LIBS)
 
-fuzzers: deps
+fuzzers: test-deps
 	@$(MAKE) --no-print-directory $(FUZZERS)
 
 # Long runs: FUZZ_SECONDS each, growing a corpus under build/fuzz/.
@@ -801,11 +811,11 @@ stress: deps
 
 # poolmgrd under a real systemd, booted in a throwaway container (as root;
 # skips where that cannot be done).  Not part of `make test`.
-test-systemd: deps
+test-systemd: test-deps
 	@$(MAKE) --no-print-directory $(PROGRAMS) $(SD_HOLDER) $(SD_UNREAD)
 	POOLMGR_BUILD=$(BUILD) sh tests/system/systemd_real.sh
 
-lint: deps
+lint: test-deps
 	@sh tests/system/test_lint.sh
 
 # Units, the pkg-config file, the installed binding and two man pages name
@@ -1024,10 +1034,14 @@ run-daemon: $(PROGRAMS)
 # without it the command is su's; either updates the package lists first,
 # as root's make does, for a machine whose lists are old or were never
 # fetched.  DEPS_GOALS: the goals of the make that asked (bench-deps).
+# test-deps checks the build's packages and the tests' together, so that
+# a fresh machine's `make test` installs, or asks for, all in one command.
 DEPS_GOALS ?= $(MAKECMDGOALS)
-deps:
+deps: DEPS_PKGS = $(DEB_PKGS)
+test-deps: DEPS_PKGS = $(DEB_PKGS) $(TEST_DEB_PKGS)
+deps test-deps:
 	@missing=""; \
-	for p in $(DEB_PKGS); do \
+	for p in $(DEPS_PKGS); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
