@@ -21,7 +21,7 @@ works=${*:-a b c d e}
 allocs="poolmgr glibc jemalloc mimalloc"
 
 command -v valgrind >/dev/null 2>&1 || {
-	echo "bench_instr: valgrind not found (make deps installs it)" >&2
+	echo "bench_instr: valgrind not found (make bench-deps installs it)" >&2
 	exit 2
 }
 [ -x "$bin" ] || {

@@ -664,7 +664,7 @@ socket_activation(void **state)
 	if (!find_in_path("systemd-socket-activate", activate,
 			  sizeof(activate)))
 		fail_msg("systemd-socket-activate is not in PATH: install "
-			 "systemd (make deps)");
+			 "systemd (make test-deps)");
 	a->pid = fork();
 	assert_true(a->pid >= 0);
 	if (a->pid == 0)

@@ -13,7 +13,7 @@
 # times the smallest.  An operation that walked all blocks, or a list
 # growing with them, would multiply its count by 10 at each step.  What the
 # count cannot see, the caches and the TLB, is measured by `make bench` and
-# recorded in docs/PERFORMANCE.md.  Needs valgrind (`make deps`).
+# recorded in docs/PERFORMANCE.md.  Needs valgrind (`make test-deps`).
 set -eu
 
 cd "$(dirname "$0")/../.."
@@ -36,7 +36,7 @@ fail() {
 }
 
 command -v valgrind >/dev/null 2>&1 ||
-	fail "valgrind not found (run 'make deps', or apt-get install valgrind)"
+	fail "valgrind not found (run 'make test-deps', or apt-get install valgrind)"
 [ -x "$driver" ] || fail "$driver not built"
 
 # Instructions per pair of one workload at one number of live blocks.

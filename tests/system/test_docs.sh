@@ -43,7 +43,7 @@
 #
 # (poolmgrd's options: test_manpages.sh.)  Reads ${POOLMGR_BUILD:-build}'s
 # poolctl and libpoolclient.so.1.0.0; builds nothing of the project.
-# Needs mandoc (make deps) and cc.
+# Needs mandoc (make test-deps) and cc.
 set -eu
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -82,7 +82,7 @@ same() {
 }
 
 command -v mandoc >/dev/null 2>&1 ||
-	{ fail "mandoc is not installed; run 'make deps'"; exit 1; }
+	{ fail "mandoc is not installed; run 'make test-deps'"; exit 1; }
 [ -x "$poolctl" ] || { fail "no $poolctl: build first (make)"; exit 1; }
 [ -f "$lib" ] || { fail "no $lib: build first (make)"; exit 1; }
 

@@ -15,7 +15,7 @@
 # modified.  A crash fails the test; its input is kept as
 # BUILD/fuzz/smoke-NAME-crash-* and the end of the fuzzer's output is
 # printed.  Needs clang and its fuzzer runtime (Debian:
-# clang, libclang-rt-14-dev; `make deps` installs them).
+# clang, libclang-rt-14-dev; `make test-deps` installs them).
 set -eu
 
 cd "$(dirname "$0")/../.."
@@ -34,14 +34,14 @@ fail() {
 
 # The toolchain: clang, and a program built with -fsanitize=fuzzer links.
 command -v "$cc" >/dev/null 2>&1 ||
-	fail "$cc not found: the fuzzers need clang (run 'make deps', or" \
+	fail "$cc not found: the fuzzers need clang (run 'make test-deps', or" \
 	     "apt-get install clang libclang-rt-14-dev)"
 printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)\n{ (void)d; (void)n; return 0; }\n' \
 	> "$tmp/probe.c"
 "$cc" -fsanitize=fuzzer,address,undefined -o "$tmp/probe" "$tmp/probe.c" \
 	> "$tmp/probe.log" 2>&1 ||
 	fail "$cc cannot link a libFuzzer program: the fuzzer runtime is" \
-	     "missing (Debian: libclang-rt-14-dev; 'make deps'):" \
+	     "missing (Debian: libclang-rt-14-dev; 'make test-deps'):" \
 	     "$(head -n 3 "$tmp/probe.log")"
 
 # Side by side: each one compiles the daemon's (or the library's)

@@ -10,7 +10,7 @@
 set -eu
 
 command -v cppcheck >/dev/null 2>&1 ||
-	{ echo "test_lint: FAIL: cppcheck not installed (run 'make deps')"; exit 1; }
+	{ echo "test_lint: FAIL: cppcheck not installed (run 'make test-deps')"; exit 1; }
 build=${POOLMGR_BUILD:-build}
 [ -f "$build/proto/poolmgr.pb-c.h" ] ||
 	make --no-print-directory -s BUILD="$build" "$build/proto/poolmgr.pb-c.h"

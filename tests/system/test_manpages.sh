@@ -2,7 +2,7 @@
 # test_manpages.sh - the four man pages are clean: `mandoc -T lint -W
 # warning` prints nothing, `groff -ww -z -man` prints nothing (when groff is
 # installed), and `man -l` renders each page without a word on stderr.
-# mandoc is required (make deps installs it); groff and man are not.
+# mandoc is required (make test-deps installs it); groff and man are not.
 #
 # And they agree with the programs: poolmgrd(8) and poolctl(1) show what
 # --version prints (when $POOLMGR_BUILD, default build, has the programs),
@@ -20,7 +20,7 @@ errs=$(mktemp /tmp/poolmgr-manpages.XXXXXX)
 trap 'rm -f "$errs"' EXIT
 
 if ! command -v mandoc >/dev/null 2>&1; then
-	echo "test_manpages: FAIL: mandoc is not installed; run 'make deps'" \
+	echo "test_manpages: FAIL: mandoc is not installed; run 'make test-deps'" \
 	    "(or apt-get install mandoc)"
 	exit 1
 fi

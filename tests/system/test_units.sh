@@ -35,9 +35,9 @@ ok() {
 }
 
 command -v systemd-analyze >/dev/null 2>&1 ||
-	fail "systemd-analyze not found: install systemd (make deps)"
+	fail "systemd-analyze not found: install systemd (make test-deps)"
 command -v systemd-sysusers >/dev/null 2>&1 ||
-	fail "systemd-sysusers not found: install systemd (make deps)"
+	fail "systemd-sysusers not found: install systemd (make test-deps)"
 for f in "$service" "$socket" "$build/poolmgrd"; do
 	[ -f "$f" ] || fail "$f missing: run make $f first"
 done
