@@ -287,7 +287,8 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size,
 	return 1;
 }
 
-/* The API for pool.c, open.c and stats.c. */
+/* The API for pool.c (and batch.c, alloc_wait.c, realloc.c), open.c and
+ * stats.c. */
 
 int
 cache_create(struct pool *p, const uint8_t *share_map, uint64_t share_size,

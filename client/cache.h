@@ -1,9 +1,10 @@
 /*
  * cache.h - libpoolclient's per-handle caches of freed small blocks.
  *
- * See cache.c for the design.  pool.c, open.c and stats.c call these
- * around their requests; a handle without a cache (read-only, no share map, budget 0)
- * has p->cache == NULL and every call goes to the daemon as before.
+ * See cache.c for the design.  pool.c (and batch.c, alloc_wait.c,
+ * realloc.c), open.c and stats.c call these around their requests; a
+ * handle without a cache (read-only, no share map, budget 0) has
+ * p->cache == NULL and every call goes to the daemon as before.
  */
 #ifndef CLIENT_CACHE_H
 #define CLIENT_CACHE_H

@@ -7,7 +7,9 @@
  * pools; stats.c asks about one whole pool (statistics, trim, check);
  * lists.c lists pools, their clients, persisted blocks' uids and names;
  * blocks.c lists a pool's live blocks, a page at a time.
- * pool.c owns the API for the blocks of an open pool.
+ * pool.c owns the API for the single blocks of an open pool and the call
+ * path all requests about blocks take; batch.c the batches, alloc_wait.c
+ * the allocations that wait, realloc.c the reallocs.
  * Nothing here is exported: the version script exports only pool_*, so no
  * internal name may start with "pool_".
  */
@@ -117,7 +119,7 @@ struct pool {
 	const uint8_t		*share_map;	/* NULL: none */
 	uint64_t		 share_size;
 	struct cache		*cache;		/* NULL: none */
-	uintptr_t		 part_kept;	/* the thread (pool.c's
+	uintptr_t		 part_kept;	/* the thread (alloc_wait.c's
 						 * token) whose wait part of
 						 * this handle ran out, the
 						 * daemon keeping its place
@@ -324,7 +326,7 @@ int	client_set(struct pool_conn *, const char *,
 
 /*
  * open.c: a memfd's seals and size, before it is mapped (for share.c); a
- * mapping's alignment (for pool.c)
+ * mapping's alignment (for pool.c, alloc_wait.c)
  */
 int	client_memfd_check(int, int, uint64_t);
 size_t	client_map_align(uint64_t, uint64_t);
@@ -383,17 +385,44 @@ int	client_share_check(const struct pool *, int, uint64_t);
 int	client_share_renew(struct pool *);
 
 /* pool.c: a request about a handle, with its cache's size (for stats.c,
- * names.c) */
+ * names.c and the block API's other files); the cache's size alone put in
+ * a request (for batch.c's FreeBatch, which keeps a refusal's reply) */
 int	client_call(struct pool *, Poolmgr__Request *,
 	    Poolmgr__Reply__BodyCase, Poolmgr__Reply **);
+void	client_report(struct pool *, Poolmgr__Request *);
 
 /* pool.c: a block's reply checked; the cache given back for room, and
- * whether a refused request will be asked again so (for names.c) */
+ * whether a refused request will be asked again so (for names.c,
+ * batch.c, alloc_wait.c, realloc.c) */
 int	client_check_block(struct pool *, const Poolmgr__AllocReply *,
 	    uint64_t, uint64_t);
 int	client_flush_for(struct pool *, int);
 int	client_will_retry(struct pool *);
 int	client_retry(struct pool *, int, int);
+
+/*
+ * pool.c: one block, for the block API's other files (alloc_wait.c,
+ * realloc.c, batch.c).  client_alloc: the cache's, else the daemon's
+ * (size, align, zero, nmemb).  client_alloc_send: one Alloc with what the
+ * caller set in its message besides, *persisted (if not NULL) what the
+ * reply says.  client_alloc_once: one Alloc that does not wait, retry
+ * saying the library will ask again.  client_block_op: a Free, Retain or
+ * Persist of one block.
+ */
+int	client_alloc(struct pool *, uint64_t, uint64_t, int, uint64_t,
+	    pool_off_t *);
+int	client_alloc_send(struct pool *, Poolmgr__Alloc *, uint64_t, uint64_t,
+	    int, uint64_t, pool_off_t *, uint64_t *, int *);
+int	client_alloc_once(struct pool *, uint64_t, uint64_t, int, uint64_t,
+	    int, pool_off_t *, uint64_t *);
+int	client_block_op(struct pool *, Poolmgr__Request__BodyCase, pool_off_t);
+
+/*
+ * alloc_wait.c: the daemon served a block (an Alloc, or an AllocBatch
+ * answered with one), and so let go of any place a wait part of the
+ * handle kept (for pool.c and batch.c)
+ */
+void	client_kept_served(struct pool *);
 
 /*
  * wait.c: ask try(p, arg, wait_ms, more) until it answers, in parts of at
@@ -405,13 +434,14 @@ typedef int (*client_wait_try)(struct pool *, void *, uint32_t, int);
 int	client_wait(struct pool *, int, client_wait_try, void *);
 
 /*
- * pool.c: batches straight to the daemon, past the cache (for cache.c).
+ * batch.c: batches straight to the daemon, past the cache (for cache.c).
  * client_alloc_batch's behind_ms: 0, tried at once; else a refill for an
  * allocation that waits, behind those waiting for at most that long.
  */
 int	client_alloc_batch(struct pool *, size_t, const uint64_t *, int,
 	    uint32_t, uint64_t *, uint64_t *);
 int	client_free_batch(struct pool *, size_t, const uint64_t *, size_t *);
+/* realloc.c: a block's slack given back in place (for cache.c) */
 int	client_shrink(struct pool *, uint64_t, uint64_t, uint64_t *);
 
 #endif /* CLIENT_INTERNAL_H */

@@ -4,7 +4,7 @@
  * and maps its memfd (and, for a read-write handle, the share map that
  * starts the handle's cache, cache.c); and closing it.  This file makes
  * and unmakes struct pool.  The socket is conn.c's, the blocks of an open
- * pool are pool.c's.
+ * pool are pool.c's (and batch.c's, alloc_wait.c's and realloc.c's).
  *
  * It is apart from the requests about pools by name (admin.c, stats.c,
  * lists.c) because only here does the daemon hand over memory, and what

@@ -1,8 +1,8 @@
 /*
  * wait.c - libpoolclient's requests that the daemon holds until something
  * happens: a lookup until its name is published (names.c), an allocation
- * until the pool has room (pool.c).  What they share is how long to ask
- * for, and what to do when the daemon restarts in place meanwhile.
+ * until the pool has room (alloc_wait.c).  What they share is how long to
+ * ask for, and what to do when the daemon restarts in place meanwhile.
  */
 #include <errno.h>
 #include <stddef.h>

@@ -55,7 +55,7 @@
  * block with a MiB allocated right after it is grown to 300 MiB, ROUNDS
  * times, in a pool whose quota cannot hold the old and the new block at
  * once, so that libpoolclient asks the daemon to move it instead of
- * copying it in the caller (client/pool.c, client_move).  Printed: the
+ * copying it in the caller (client/realloc.c, client_move).  Printed: the
  * realloc's reply time, how long the old place's pages took to leave the
  * memfd (from the realloc's start) and the prober's round trips, kept
  * from just before each realloc to 100 ms after the old place is gone.

@@ -1,10 +1,10 @@
 /*
  * fuzz_client.c - libFuzzer harness for libpoolclient against a daemon
  * that says anything: conn.c's receiving, matching and descriptor
- * handling, open.c's checks of an open and its mapping, pool.c's and
- * names.c's checks of every block a reply names, share.c's checks of a
- * share map and its renewal, and the client cache (cache*.c) running on
- * whatever the replies and the share map say.
+ * handling, open.c's checks of an open and its mapping, pool.c's,
+ * batch.c's, realloc.c's and names.c's checks of every block a reply
+ * names, share.c's checks of a share map and its renewal, and the client
+ * cache (cache*.c) running on whatever the replies and the share map say.
  *
  * WHAT IT COVERS
  *
