@@ -171,17 +171,24 @@ pool_clients_total(struct pool_conn *c, const char *pool,
 }
 
 /*
- * What the listings by pool name share, pool_persisted's and pool_names':
- * the counts zeroed, then the connection and the name checked.
+ * What the listings by pool share, pool_clients', pool_persisted's,
+ * pool_users' and pool_names', once the places for their answers are
+ * known: the thread's words forgotten (a failure found here has none of
+ * the daemon's), the counts zeroed, then the connection and the name
+ * checked.  any: a NULL name is every pool (pool_clients'), not a name
+ * missing.
  */
 static int
-client_list_begin(struct pool_conn *c, const char *name, size_t *n,
-    size_t *total)
+client_list_begin(struct pool_conn *c, const char *name, int any,
+    size_t *n, size_t *total)
 {
+	conn_forget_refusal();
 	*n = 0;
 	*total = 0;
 	if (c == NULL)
 		return -EINVAL;
+	if (any && name == NULL)
+		return 0;
 	return client_check_name(name);
 }
 
@@ -272,19 +279,13 @@ client_clients(struct pool_conn *c, const char *pool,
 	void				*items;
 	int				 error;
 
-	conn_forget_refusal();
 	if (out == NULL || n == NULL || total == NULL)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	*out = NULL;
-	*n = 0;
-	*total = 0;
-	if (c == NULL)
-		return -EINVAL;
-	if (pool != NULL) {
-		if ((error = client_check_name(pool)) != 0)
-			return error;
+	if ((error = client_list_begin(c, pool, 1, n, total)) != 0)
+		return error;
+	if (pool != NULL)
 		lc.pool = (char *)pool;
-	}
 
 	req.body_case = POOLMGR__REQUEST__BODY_CLIENTS;
 	req.clients = &lc;
@@ -329,11 +330,10 @@ pool_persisted(struct pool_conn *c, const char *name,
 	void				*items;
 	int				 error;
 
-	conn_forget_refusal();
 	if (out == NULL || n == NULL || total == NULL)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	*out = NULL;
-	if ((error = client_list_begin(c, name, n, total)) != 0)
+	if ((error = client_list_begin(c, name, 0, n, total)) != 0)
 		return error;
 
 	ref.name = (char *)name;
@@ -386,11 +386,10 @@ pool_users(struct pool_conn *c, const char *name, struct pool_user **out,
 	void				*items;
 	int				 error;
 
-	conn_forget_refusal();
 	if (out == NULL || n == NULL || total == NULL)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	*out = NULL;
-	if ((error = client_list_begin(c, name, n, total)) != 0)
+	if ((error = client_list_begin(c, name, 0, n, total)) != 0)
 		return error;
 	if ((c->features & CONN_FEATURE_USER_QUOTA) == 0)
 		return -EOPNOTSUPP;
@@ -471,11 +470,10 @@ client_names(struct pool_conn *c, const char *name, const char *prefix,
 	void			*items;
 	int			 error;
 
-	conn_forget_refusal();
 	if (out == NULL || n == NULL || total == NULL)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	*out = NULL;
-	if ((error = client_list_begin(c, name, n, total)) != 0)
+	if ((error = client_list_begin(c, name, 0, n, total)) != 0)
 		return error;
 	if (prefix != NULL &&
 	    strnlen(prefix, POOL_BLOCK_NAME_MAX + 1) > POOL_BLOCK_NAME_MAX)

@@ -238,14 +238,31 @@ client_alloc(struct pool *p, uint64_t size, uint64_t align, int zero,
 	return client_alloc_daemon(p, size, align, zero, nmemb, out);
 }
 
-/* Free, Retain and Persist: the same fields, no reply body. */
+/* A Retain that says whether the library will ask again (retry_follows). */
+static int
+client_retain_once(struct pool *p, pool_off_t off, int retry)
+{
+	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Retain		rt = POOLMGR__RETAIN__INIT;
+
+	rt.handle = p->handle;
+	rt.offset = off;
+	rt.retry_follows = retry;
+	req.body_case = POOLMGR__REQUEST__BODY_RETAIN;
+	req.retain = &rt;
+	return client_call(p, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL);
+}
+
+/*
+ * Free, Retain and Persist: the same fields, no reply body.  A Retain is
+ * client_retain_once's alone to make, here one that says none follows.
+ */
 int
 client_block_op(struct pool *p, Poolmgr__Request__BodyCase body,
     pool_off_t off)
 {
 	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
 	Poolmgr__Free		fr = POOLMGR__FREE__INIT;
-	Poolmgr__Retain		rt = POOLMGR__RETAIN__INIT;
 	Poolmgr__Persist	ps = POOLMGR__PERSIST__INIT;
 
 	req.body_case = body;
@@ -256,10 +273,7 @@ client_block_op(struct pool *p, Poolmgr__Request__BodyCase body,
 		req.free = &fr;
 		break;
 	case POOLMGR__REQUEST__BODY_RETAIN:
-		rt.handle = p->handle;
-		rt.offset = off;
-		req.retain = &rt;
-		break;
+		return client_retain_once(p, off, 0);
 	case POOLMGR__REQUEST__BODY_PERSIST:
 		ps.handle = p->handle;
 		ps.offset = off;
@@ -371,19 +385,18 @@ pool_free(struct pool *p, pool_off_t off)
 	return client_block_op(p, POOLMGR__REQUEST__BODY_FREE, off);
 }
 
-/* A Retain that says whether the library will ask again (retry_follows). */
+/*
+ * What a call about block off of handle p checks first: both given, and
+ * a connection not inherited across fork.
+ */
 static int
-client_retain_once(struct pool *p, pool_off_t off, int retry)
+client_block_args(struct pool *p, pool_off_t off)
 {
-	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Retain		rt = POOLMGR__RETAIN__INIT;
-
-	rt.handle = p->handle;
-	rt.offset = off;
-	rt.retry_follows = retry;
-	req.body_case = POOLMGR__REQUEST__BODY_RETAIN;
-	req.retain = &rt;
-	return client_call(p, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL);
+	if (p == NULL || off == POOL_OFF_NONE)
+		return conn_local_failure(-EINVAL);
+	if (conn_forked(p->conn))
+		return conn_local_failure(-ECHILD);
+	return 0;
 }
 
 POOL_API int
@@ -392,11 +405,8 @@ pool_retain(struct pool *p, pool_off_t off)
 	uint64_t	usable;
 	int		error, retry;
 
-	if (p == NULL || off == POOL_OFF_NONE)
-		return conn_local_failure(-EINVAL);
-	if (conn_forked(p->conn))
-		return conn_local_failure(-ECHILD);
-	if ((error = cache_known(p, off, &usable)) != 0)
+	if ((error = client_block_args(p, off)) != 0 ||
+	    (error = cache_known(p, off, &usable)) != 0)
 		return error;
 	/* A retain counts against the quota: the cache gives way first. */
 	retry = client_will_retry(p);
@@ -411,11 +421,10 @@ pool_free_persisted(struct pool *p, pool_off_t off, uint64_t min_age_ms)
 {
 	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
 	Poolmgr__FreePersisted	fp = POOLMGR__FREE_PERSISTED__INIT;
+	int			error;
 
-	if (p == NULL || off == POOL_OFF_NONE)
-		return conn_local_failure(-EINVAL);
-	if (conn_forked(p->conn))
-		return conn_local_failure(-ECHILD);
+	if ((error = client_block_args(p, off)) != 0)
+		return error;
 	/* An older daemon would refuse it as unknown: ask it nothing. */
 	if ((p->conn->features & CONN_FEATURE_FREE_PERSISTED) == 0)
 		return conn_local_failure(-EOPNOTSUPP);
@@ -433,11 +442,8 @@ pool_persist(struct pool *p, pool_off_t off)
 	uint64_t	usable;
 	int		error;
 
-	if (p == NULL || off == POOL_OFF_NONE)
-		return conn_local_failure(-EINVAL);
-	if (conn_forked(p->conn))
-		return conn_local_failure(-ECHILD);
-	if ((error = cache_known(p, off, &usable)) != 0)
+	if ((error = client_block_args(p, off)) != 0 ||
+	    (error = cache_known(p, off, &usable)) != 0)
 		return error;
 	return client_block_op(p, POOLMGR__REQUEST__BODY_PERSIST, off);
 }
@@ -451,12 +457,11 @@ pool_usable_size(struct pool *p, pool_off_t off, size_t *out)
 	uint64_t		 usable;
 	int			 error;
 
-	if (p == NULL || out == NULL || off == POOL_OFF_NONE)
+	if (out == NULL)
 		return conn_local_failure(-EINVAL);
-	if (conn_forked(p->conn))
-		return conn_local_failure(-ECHILD);
 	/* A block this handle holds alone is known here, size and all. */
-	if ((error = cache_known(p, off, &usable)) != 0)
+	if ((error = client_block_args(p, off)) != 0 ||
+	    (error = cache_known(p, off, &usable)) != 0)
 		return error;
 	if (usable != 0) {
 		*out = usable;
