@@ -37,6 +37,39 @@
  * the number of open descriptors may not have grown by more than 16.  A failure aborts with a
  * message on the real stderr.
  *
+ * A FAILED REQUEST CHANGES NO STATE
+ *
+ * Around each request dispatched for the first time (not one held and
+ * taken up again: what a wait began and how it ends are no immediate
+ * answer), the harness takes a digest of what clients can see of the
+ * daemon: every pool with whatever CreatePool and SetPool set (size,
+ * page, granule, mode, owner, group, quota, user quota and uids' own,
+ * limit, retain, access control list) and the generation the next
+ * Publish follows; its live blocks, each with its size, its holders (as
+ * a set: connection and handle, or a closed handle still dropping its
+ * references), whether it is persistent, by whom and since when, and
+ * whether it is being moved or zeroed; its names, each with its block,
+ * generation, publisher and, evictable, its last use (the order of
+ * eviction); and each connection: whether it said Hello and as whom, the
+ * handle number its next open gets, its open handles (pool, access,
+ * references and bytes), the handles a forced destroy closed, and its
+ * waits (a lookup, an allocation, a place kept for a wait's next part).
+ * If every reply the dispatch made was an error (DaemonStats' requests
+ * and requests_refused each grew by as many), the digest after must be
+ * the one before.  Left out, as documented to change or as nobody's
+ * state: the statistics (failed_allocs, invalid_frees, the quotas'
+ * refusals count refusals), the cached bytes a request's cache report
+ * gives (taken even when the request is refused: docs/protocol.md,
+ * "Cache reports"), and the pages the engine keeps, commits or gives
+ * back.  One difference is allowed: an Alloc, a Realloc or an AllocBatch
+ * without retry_follows, refused -ENOMEM or -EDQUOT, may have evicted
+ * unheld evictable names, their blocks gone with them, and been refused
+ * all the same (docs/protocol.md, "Eviction"); nothing else may go, and
+ * nothing may come.  A connection closed after a Hello of the wrong
+ * version is closed after its reply, outside the dispatch compared.  A
+ * difference aborts with the request's type, its error and message (from
+ * its reply, once read) and the lines of the digest that differ.
+ *
  * HOW THE BYTES ARE READ
  *
  *   byte 0   bits 0-1  0: no automatic Hello; else each connection first
@@ -421,6 +454,442 @@ check_fds(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* What a refused request must leave as it was */
+
+/*
+ * The daemon's state as its clients can see it, one fact a line, the
+ * lines sorted: two digests compare line by line, and what differs is
+ * said in the daemon's own terms.  Each line is NUL-terminated in text;
+ * line[] holds where each begins.
+ */
+struct digest {
+	char *text;
+	size_t len, cap;
+	size_t *line;
+	size_t n, ncap;
+};
+
+static struct digest before, after;
+
+/*
+ * The digests' own branches and comparisons are not the daemon's:
+ * coverage of them, and libFuzzer's hooks of strcmp, would only have it
+ * vary the state's words.  So they are left out of its view, and lines
+ * are compared by line_cmp, not strcmp.
+ */
+#define UNWATCHED __attribute__((no_sanitize("coverage")))
+
+UNWATCHED static int
+line_cmp(const char *a, const char *b)
+{
+	while (*a && *a == *b) {
+		a++;
+		b++;
+	}
+	return (unsigned char)*a - (unsigned char)*b;
+}
+
+/* Marks the lines of an evictable name nobody holds, and of its block. */
+#define UNHELD_EVICTABLE " [unheld evictable]"
+
+/* realloc, or die: a digest that cannot grow cannot be compared. */
+UNWATCHED static void *
+grown(void *old, size_t bytes)
+{
+	void *p = realloc(old, bytes);
+
+	if (!p)
+		die("out of memory for a digest of %zu bytes", bytes);
+	return p;
+}
+
+UNWATCHED __attribute__((format(printf, 2, 3))) static void
+fact(struct digest *d, const char *fmt, ...)
+{
+	va_list ap;
+	int n = 0;
+
+	for (;;) {
+		size_t room = d->cap - d->len;
+
+		if (room) {
+			va_start(ap, fmt);
+			n = vsnprintf(d->text + d->len, room, fmt, ap);
+			va_end(ap);
+			if (n < 0)
+				die("vsnprintf failed");
+			if ((size_t)n < room)
+				break;
+		}
+		d->cap = d->cap * 2 + 65536;
+		d->text = grown(d->text, d->cap);
+	}
+	if (d->n == d->ncap) {
+		d->ncap = d->ncap * 2 + 256;
+		d->line = grown(d->line, d->ncap * sizeof(*d->line));
+	}
+	d->line[d->n++] = d->len;
+	d->len += (size_t)n + 1;
+}
+
+static struct conn *cur_conns;	/* the input's, while it runs */
+
+/* Who holds through h: its connection (NCONN: closed) and handle. */
+UNWATCHED static uint64_t
+holder_key(const struct handle *h)
+{
+	unsigned k;
+
+	for (k = 0; k < NCONN; k++)
+		if (h->session && cur_conns[k].open &&
+		    cur_conns[k].s == h->session)
+			return (uint64_t)k << 32 | h->id;
+	return (uint64_t)NCONN << 32 | h->id;
+}
+
+UNWATCHED static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * A block: its place and size, whether it is persistent, by whom and
+ * since when, and its holders (a set: the order of a handle's list is
+ * nobody's to see), "k.id" for handle id of connection k, "closed.id"
+ * for a closed handle still dropping its references.
+ */
+UNWATCHED static void
+digest_block(struct digest *d, struct dpool *p, struct block *b)
+{
+	static uint64_t keys[POOL_MAX_HOLDERS];
+	static char holders[1 << 16];
+	struct hold *hd;
+	size_t n = 0, i, at = 0;
+	uint64_t since = 0;
+
+	BLOCK_FOREACH_HOLD(hd, b)
+		if (n < POOL_MAX_HOLDERS)
+			keys[n++] = holder_key(hold_handle(hd));
+	qsort(keys, n, sizeof(keys[0]), cmp_u64);
+	holders[0] = '\0';
+	for (i = 0; i < n && at < sizeof(holders) - 32; i++) {
+		unsigned k = (unsigned)(keys[i] >> 32), id = (unsigned)keys[i];
+
+		at += (size_t)(k < NCONN ?
+			       snprintf(holders + at, sizeof(holders) - at,
+					" %u.%u", k, id) :
+			       snprintf(holders + at, sizeof(holders) - at,
+					" closed.%u", id));
+	}
+	if (block_persistent(b))
+		persist_times_find(&p->persist_times, b->off, &since);
+	fact(d, "pool %s block %#" PRIx64 ": %" PRIu64 " bytes, persister "
+	     "%d since %" PRIu64 ", busy %d, %zu holders%s%s", p->name,
+	     b->off, b->size, block_persistent(b) ? (int)b->persister : -1,
+	     since, (int)b->busy, n, holders,
+	     b->named && b->evictable && b->nrefs == 0 ? UNHELD_EVICTABLE :
+	     "");
+}
+
+/*
+ * A name: its bytes (in hex: a name may hold any byte but NUL), its
+ * block, generation and publisher, and, evictable, its place in the
+ * order of eviction (the last use, which a refused Lookup may not
+ * change: docs/protocol.md, "Eviction").
+ */
+UNWATCHED static void
+digest_name(struct digest *d, const struct dpool *p,
+	    const struct block_name *n)
+{
+	char hex[2 * BLOCK_NAME_MAX + 1];
+	unsigned i;
+
+	for (i = 0; i < n->len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", (unsigned char)n->name[i]);
+	hex[2 * i] = '\0';
+	fact(d, "pool %s name %s: block %#" PRIx64 ", generation %" PRIu64
+	     ", publisher %u, evictable %d, used %" PRIu64 ", listed %d%s",
+	     p->name, hex, n->block->off, n->generation,
+	     (unsigned)n->publisher, n->evict != NULL,
+	     n->evict ? n->evict->used : 0, n->evict ? n->evict->on_lru : 0,
+	     n->block->evictable && n->block->nrefs == 0 ? UNHELD_EVICTABLE :
+	     "");
+}
+
+/*
+ * A pool: whatever CreatePool and SetPool set, and the generation the
+ * next Publish follows; then its blocks and names.  Not its statistics
+ * (failed_allocs, invalid_frees, quota_refusals, evictions: they count
+ * refusals, docs/protocol.md, "A pool's statistics"), nor what its pages
+ * hold or give back (committed bytes, cached blocks, trims and the work
+ * of releases: memory the engine keeps or returns, not a client's
+ * state), nor the cached bytes its handles' clients reported (taken even
+ * with a refused request: docs/protocol.md, "Cache reports").
+ */
+UNWATCHED static void
+digest_pool(struct digest *d, struct dpool *p)
+{
+	char acl[ACL_MAX * 32 + 8], uq[UQUOTA_TEXT_MAX];
+	struct block_index_iter it;
+	struct block_name *n;
+	struct block *b;
+	size_t at = 0;
+	unsigned i;
+
+	acl[0] = '\0';
+	for (i = 0; i < p->acl.n; i++)
+		at += (size_t)snprintf(acl + at, sizeof(acl) - at, " %u:%u:%u",
+				       (unsigned)p->acl.e[i].kind,
+				       p->acl.e[i].id,
+				       (unsigned)p->acl.e[i].rights);
+	fact(d, "pool %s: size %" PRIu64 ", page %" PRIu64 ", granule %u, "
+	     "mode %#o, owner %u, group %u, quota %" PRIu64 ", user quota %"
+	     PRIu64 ", user quotas %s, limit %" PRIu64 ", retain %" PRIu64
+	     ", acl%s, generation %" PRIu64, p->name, p->size, p->page_size,
+	     1u << p->granule_shift, (unsigned)p->mode, (unsigned)p->uid,
+	     (unsigned)p->gid, p->quota, p->user_quota,
+	     uquota_text(&p->uquotas, uq, sizeof(uq)), p->limit, p->retain,
+	     p->acl.n ? acl : " none", p->name_generation);
+	BLOCK_INDEX_FOREACH(b, &p->blocks, &it)
+		digest_block(d, p, b);
+	for (n = block_names_from(&p->names, "", 0); n;
+	     n = block_names_next(&p->names, n))
+		digest_name(d, p, n);
+}
+
+/*
+ * A connection: whether it said Hello and as whom, the handle number its
+ * next open gets, each open handle (its pool, its access, what it holds:
+ * the blocks' lines name it), the handles a forced destroy closed, and
+ * its waits: a lookup for a name, an allocation for room, a place kept
+ * for a wait's next part.
+ */
+UNWATCHED static void
+digest_connection(struct digest *d, unsigned k, const struct conn *c)
+{
+	const struct handle *h;
+	uint32_t i;
+
+	fact(d, "connection %u: greeted %d as '%s', next handle %u, %u "
+	     "handles, %u closed by destroys, waits: name %d room %d kept %d",
+	     k, (int)c->s->greeted, c->s->name, c->s->next_handle,
+	     c->s->nhandles, c->s->ngone, c->s->lookup_wait != NULL,
+	     c->s->room_wait != NULL, c->s->room_kept != NULL);
+	for (i = 0; i < c->s->ngone && i < SESSION_GONE; i++)
+		fact(d, "connection %u: handle %u closed with pool %s", k,
+		     c->s->gone[i].id, c->s->gone[i].pool);
+	LIST_FOREACH(h, &c->s->handles, in_session)
+		fact(d, "connection %u handle %u: pool %s, read-only %d, %"
+		     PRIu64 " refs of %" PRIu64 " bytes, moving %" PRIu64, k,
+		     h->id, h->pool->name, (int)h->read_only, h->nrefs,
+		     h->bytes, h->moving);
+}
+
+static const char *digest_text;	/* the digest being sorted */
+
+UNWATCHED static int
+cmp_line(const void *a, const void *b)
+{
+	return line_cmp(digest_text + *(const size_t *)a,
+			digest_text + *(const size_t *)b);
+}
+
+/* Everything a client can see of the daemon, now. */
+UNWATCHED static void
+digest_take(struct digest *d)
+{
+	struct dpool *p;
+	unsigned k;
+
+	d->len = 0;
+	d->n = 0;
+	for (p = dpool_first(); p; p = dpool_next(p))
+		digest_pool(d, p);
+	for (k = 0; k < NCONN; k++)
+		if (cur_conns[k].open)
+			digest_connection(d, k, &cur_conns[k]);
+	digest_text = d->text;
+	qsort(d->line, d->n, sizeof(d->line[0]), cmp_line);
+}
+
+/*
+ * A refused request that changed what a client can see: said once its
+ * reply is read (the reply holds the error), or at the input's end.
+ */
+static struct {
+	bool set;
+	unsigned k;		/* its connection */
+	uint64_t id;		/* its request's id, echoed in the reply */
+	char what[48];		/* its request's type */
+	char diff[4096];	/* what differs */
+	bool evictions;		/* only names evicted: -ENOMEM and -EDQUOT
+				 * may have left that */
+} changed;
+
+/* The request's type, as the protocol names its message. */
+static void
+request_type(const Poolmgr__Request *req, char *out, size_t len)
+{
+	const ProtobufCFieldDescriptor *f = req ?
+		protobuf_c_message_descriptor_get_field(
+			&poolmgr__request__descriptor, (int)req->body_case) :
+		NULL;
+	const ProtobufCMessageDescriptor *m = f && f->type ==
+		PROTOBUF_C_TYPE_MESSAGE ? f->descriptor : NULL;
+
+	snprintf(out, len, "%s", m ? m->short_name :
+		 "request of no known type");
+}
+
+/*
+ * May a refusal of req with these lines gone leave them gone?  An
+ * allocation refused for room or by a quota (-ENOMEM, -EDQUOT: its
+ * reply tells, changed_said) evicts unheld evictable names, then is
+ * tried again, and may be refused all the same (docs/protocol.md,
+ * "Eviction": "evicts, then is tried again, and succeeds if the room is
+ * there now"; "Rarely the engine refuses it all the same"); one that
+ * says retry_follows evicts nothing.  Nothing else may go, and nothing
+ * may come.
+ */
+UNWATCHED static bool
+evictions_only(const Poolmgr__Request *req, bool all_evictable)
+{
+	bool retry;
+
+	if (!req || !all_evictable)
+		return false;
+	switch (req->body_case) {
+	case POOLMGR__REQUEST__BODY_ALLOC:
+		retry = req->alloc->retry_follows;
+		break;
+	case POOLMGR__REQUEST__BODY_REALLOC:
+		retry = req->realloc->retry_follows;
+		break;
+	case POOLMGR__REQUEST__BODY_ALLOC_BATCH:
+		retry = req->alloc_batch->retry_follows;
+		break;
+	default:
+		return false;
+	}
+	return !retry;
+}
+
+/* Append line to out, as far as it goes. */
+UNWATCHED static void
+say_line(char *out, size_t len, const char *sign, const char *line)
+{
+	size_t at = strlen(out);
+
+	if (at + 1 < len)
+		snprintf(out + at, len - at, "\n  %s %s", sign, line);
+}
+
+/*
+ * Compare the digests taken around a request that every reply of was an
+ * error; a difference is kept in changed, to be said with its reply.
+ */
+UNWATCHED static void
+compare_refused(unsigned k, const uint8_t *buf, size_t len)
+{
+	Poolmgr__Request *req;
+	size_t i = 0, j = 0, shown = 0;
+	bool evictable = true, differs = false;
+	char diff[sizeof(changed.diff)] = "";
+
+	while (i < before.n || j < after.n) {
+		const char *a = i < before.n ? before.text + before.line[i] :
+			NULL;
+		const char *b = j < after.n ? after.text + after.line[j] : NULL;
+		int c = !a ? 1 : !b ? -1 : line_cmp(a, b);
+
+		if (c == 0) {
+			i++;
+			j++;
+			continue;
+		}
+		differs = true;
+		if (c < 0) {
+			size_t n = strlen(a), m = strlen(UNHELD_EVICTABLE);
+
+			if (n < m || line_cmp(a + n - m, UNHELD_EVICTABLE))
+				evictable = false;
+			if (shown++ < 8)
+				say_line(diff, sizeof(diff), "before:", a);
+			i++;
+		} else {
+			evictable = false;
+			if (shown++ < 8)
+				say_line(diff, sizeof(diff), "after: ", b);
+			j++;
+		}
+	}
+	if (!differs)
+		return;
+	req = poolmgr__request__unpack(NULL, len, buf);
+	changed.set = true;
+	changed.k = k;
+	changed.id = req ? req->id : 0;
+	changed.evictions = evictions_only(req, evictable);
+	request_type(req, changed.what, sizeof(changed.what));
+	snprintf(changed.diff, sizeof(changed.diff), "%s", diff);
+	poolmgr__request__free_unpacked(req, NULL);
+}
+
+/*
+ * Dispatch a datagram of c; if it is a request come for the first time
+ * (not one held and taken up again: what a wait began is no part of an
+ * immediate answer) and every reply it made at once was an error, the
+ * daemon's state must be as it was before.
+ */
+static void
+dispatch_checked(struct peer *p, struct conn *c, const uint8_t *buf,
+		 size_t len)
+{
+	struct daemon_totals t0, t1;
+	uint64_t answered, refused;
+	bool fresh = !c->s->waiter.held && !c->s->lookup_wait &&
+		     !c->s->room_wait;
+
+	if (!fresh || changed.set) {
+		dispatch_message(p, c->s, buf, len);
+		return;
+	}
+	digest_take(&before);
+	dispatch_status_totals(&t0);
+	dispatch_message(p, c->s, buf, len);
+	dispatch_status_totals(&t1);
+	answered = t1.requests - t0.requests;
+	refused = t1.requests_refused - t0.requests_refused;
+	if (answered == 0 || refused != answered)
+		return;
+	digest_take(&after);
+	compare_refused((unsigned)(c - cur_conns), buf, len);
+}
+
+/*
+ * The reply of the refused request that changed the state: say it,
+ * unless its error is one that may have evicted what went.
+ */
+static void
+changed_said(unsigned k, const Poolmgr__Reply *rep)
+{
+	if (!changed.set || changed.k != k || rep->id != changed.id ||
+	    rep->error == 0)
+		return;
+	if (changed.evictions &&
+	    (rep->error == -ENOMEM || rep->error == -EDQUOT)) {
+		changed.set = false;
+		return;
+	}
+	die("a %s refused with %d (%s) on connection %u changed the "
+	    "daemon's state:%s", changed.what, rep->error,
+	    rep->message ? rep->message : "", k, changed.diff);
+}
+
+/* ------------------------------------------------------------------ */
 /* Replies */
 
 /* The share map: no descriptor may write it, and it is as long as said. */
@@ -443,7 +912,8 @@ check_share_map(int fd, uint64_t size)
  * ShareMap.
  */
 static void
-check_reply(const uint8_t *buf, size_t len, const int *fds, size_t nfds)
+check_reply(unsigned k, const uint8_t *buf, size_t len, const int *fds,
+	    size_t nfds)
 {
 	Poolmgr__Reply *rep = poolmgr__reply__unpack(NULL, len, buf);
 	struct stat st;
@@ -486,6 +956,7 @@ check_reply(const uint8_t *buf, size_t len, const int *fds, size_t nfds)
 	}
 	if (map_ok)
 		check_share_map(fds[0], rep->share_map->share_map_size);
+	changed_said(k, rep);
 	poolmgr__reply__free_unpacked(rep, NULL);
 }
 
@@ -525,7 +996,8 @@ drain(struct conn *c)
 		}
 		if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
 			die("a reply was truncated (flags %#x)", msg.msg_flags);
-		check_reply(rbuf, (size_t)len, fds, nfds);
+		check_reply((unsigned)(c - cur_conns), rbuf, (size_t)len, fds,
+			    nfds);
 		for (i = 0; i < nfds; i++)
 			close(fds[i]);
 		n++;
@@ -632,7 +1104,7 @@ on_peer(struct peer *p, const uint8_t *buf, size_t len, void *arg)
 		return;
 	}
 	if (deliverable(buf, len))
-		dispatch_message(p, c->s, buf, len);
+		dispatch_checked(p, c, buf, len);
 }
 
 static void
@@ -872,6 +1344,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						      : max_blocks_default;
 	cf.settle_wait_ms = data[1] & 4 ? 0 : 2000;
 	memset(conns, 0, sizeof(conns));
+	cur_conns = conns;
 	conns[0].ident = (flags >> 2) & 3;
 	conns[1].ident = (flags >> 6) & 3;
 	for (k = 0; k < NCONN; k++)
@@ -891,6 +1364,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 */
 	if (peer_kept(0, &kept_of_uid, true))
 		die("a connection kept after its client closed");
+	if (changed.set)
+		die("a %s refused on connection %u changed the daemon's state "
+		    "(its reply was never read):%s", changed.what, changed.k,
+		    changed.diff);
 	check_pools(true);
 	reset_pools();
 	return 0;
