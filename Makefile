@@ -155,7 +155,8 @@ LIB_LIBS := $(shell pkg-config --libs libprotobuf-c 2>/dev/null) -lpthread
 
 CTL_SRCS := client/poolctl.c client/poolctl_parse.c client/poolctl_admin.c \
             client/poolctl_show.c client/poolctl_names.c \
-            client/poolctl_print.c client/poolctl_fail.c \
+            client/poolctl_print.c client/poolctl_print_stats.c \
+            client/poolctl_print_rows.c client/poolctl_fail.c \
             client/poolctl_status.c client/poolctl_blocks.c \
             client/poolctl_free.c client/poolctl_users.c \
             client/poolctl_acl.c client/poolctl_acl_text.c \
@@ -451,7 +452,8 @@ $(BUILD)/tests/test_cache_lock: $(BUILD)/tests/unit/test_cache_lock.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) -lpthread
 # poolctl's tables, printed by its own printing code.
 $(BUILD)/tests/test_poolctl_print: $(BUILD)/tests/unit/test_poolctl_print.o \
-  $(BUILD)/client/poolctl_print.o $(BUILD)/client/poolctl_acl_text.o \
+  $(BUILD)/client/poolctl_print.o $(BUILD)/client/poolctl_print_stats.o \
+  $(BUILD)/client/poolctl_print_rows.o $(BUILD)/client/poolctl_acl_text.o \
   $(BUILD)/client/poolctl_uquota_text.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIB_LIBS) $(CTL_LIBS)

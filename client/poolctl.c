@@ -5,7 +5,7 @@
  *
  * Every command is one function that validates its arguments first, then
  * connects (so a usage error is exit 2 even when no daemon runs), asks the
- * daemon through libpoolclient and has poolctl_print.c print the result.
+ * daemon through libpoolclient and has poolctl_print*.c print the result.
  *
  * Data goes to stdout, diagnostics to stderr as "poolctl: WHAT: WHY".
  * Exit status: 0 success, 1 the operation failed, 2 usage error, 69

@@ -19,9 +19,13 @@
  *   poolctl_uquota.c   uids' own user quotas: the USER=SIZE words of
  *                      create and set, and the entries stats asks for
  *   poolctl_uquota_text.c  ... and those entries in words and JSON
- *   poolctl_print.c    what poolctl says: each command's result as text or
- *                      JSON (and the statistics and who persisted what as
- *                      kv and Prometheus too)
+ *   poolctl_print.c    what poolctl says: the ways of writing a value
+ *                      that every command's output shares; create's,
+ *                      destroy's, set's, trim's and check's results
+ *   poolctl_print_stats.c  list's and stats' results: the statistics of
+ *                      pools as text or JSON (and kv and Prometheus)
+ *   poolctl_print_rows.c   the rows of clients, persisted (as kv and
+ *                      Prometheus too), names and wait
  *   poolctl_status.c   what status says: the daemon's own statistics as
  *                      text, JSON, kv or Prometheus
  *   poolctl_fail.c     the diagnostics on stderr, with the exit status
@@ -326,7 +330,10 @@ int		fail_refusal(int, const char *, const char *,
 		    const struct why *);
 struct safe	safe(const char *);
 
-/* poolctl_print.c: each command's result, on stdout */
+/*
+ * poolctl_print.c: the ways of writing a value shared by every command's
+ * output, and the results of the commands that act on one pool
+ */
 /*
  * A human size, "256.0 MiB".  Returned by value so that several can appear
  * in one printf.  Values under 1 KiB are exact ("512 B").
@@ -348,31 +355,46 @@ struct offset_text {
 	char	s[24];
 };
 struct offset_text	offset_text(uint64_t);
+/* Permission bits as chmod writes them, "0660". */
+struct omode {
+	char	s[8];
+};
+struct omode	octal_mode(uint32_t);
+/* How much of whole part is, in percent: 0 when whole is 0. */
+double		percent(uint64_t, uint64_t);
+/* A NUMA policy's name, as numa_maps writes the kernel's. */
+const char	*numa_name(uint32_t);
 uint64_t	member_value(const void *, size_t, size_t);
 void		prom_label(const char *);
 void		prom_family(const char *, const char *, const char *);
 struct json_object;
+/* A count as a JSON number. */
+struct json_object *json_u64(uint64_t);
 void		json_print(const struct ctl *, struct json_object *);
-void	print_list(const struct ctl *, const struct pool_stats *, size_t);
-void	print_stats(const struct ctl *, enum format,
-	    const struct pool_stats *, const struct ctl_acl *,
-	    const struct ctl_uquota *, size_t);
 void	print_create(const struct ctl *, const char *,
 	    const struct pool_create_opts *, const struct pool_set_opts *,
 	    const struct uq_given *);
 void	print_destroy(const struct ctl *, const char *);
 void	print_set(const struct ctl *, const char *,
 	    const struct pool_set_opts *, const struct uq_given *);
+void	print_trim(const struct ctl *, const char *, uint64_t);
+void	print_check(const struct ctl *, const char *, int, const char *);
+
+/* poolctl_print_stats.c: the statistics of pools, on stdout */
+void	print_list(const struct ctl *, const struct pool_stats *, size_t);
+void	print_stats(const struct ctl *, enum format,
+	    const struct pool_stats *, const struct ctl_acl *,
+	    const struct ctl_uquota *, size_t);
+
+/* poolctl_print_rows.c: rows of handles, uids and block names, on stdout */
 void	print_clients(const struct ctl *, const struct pool_client_info *,
 	    size_t);
 void	print_persisted(const struct ctl *, enum format,
 	    const struct persisted_row *, size_t);
 void	print_names(const struct ctl *, const char *,
 	    const struct pool_named *, size_t);
-void	print_trim(const struct ctl *, const char *, uint64_t);
 void	print_wait(const struct ctl *, const char *, const char *,
 	    uint64_t, uint64_t, uint64_t);
-void	print_check(const struct ctl *, const char *, int, const char *);
 
 /* poolctl_status.c: the daemon's own statistics, on stdout */
 void	print_status(const struct ctl *, enum format,

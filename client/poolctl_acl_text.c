@@ -6,7 +6,7 @@
  * and the uids and gids of every text table by the same names (id_who,
  * -n for numbers), in JSON beside the numbers (id_json).
  * Apart from poolctl_acl.c so that the printing of stats
- * (poolctl_print.c) needs nothing of the command's.
+ * (poolctl_print_stats.c) needs nothing of the command's.
  */
 #include <grp.h>
 #include <inttypes.h>

@@ -8,7 +8,7 @@
  * pages no block uses), and they have one shape: check the pool's name if
  * one is given, connect, ask, put the rows in an order that does not
  * depend on the daemon's (pools by name, handles by pool, pid and handle)
- * and hand them to poolctl_print.c.  Where one reply cannot hold every
+ * and hand them to poolctl_print*.c.  Where one reply cannot hold every
  * row, the table on stdout stays what was listed and a warning on stderr
  * says how many were left out.
  */

@@ -2,7 +2,7 @@
  * poolctl_status.c - what `poolctl status` prints: the daemon's own
  * statistics (pool_daemon_stats), as text, JSON, kv or Prometheus.
  *
- * As the statistics of a pool in poolctl_print.c, the daemon's are
+ * As the statistics of a pool in poolctl_print_stats.c, the daemon's are
  * described once, in status_fields[], and every format is generated from
  * that one table, so that none can leave out or misname what another
  * shows.

@@ -4,7 +4,7 @@
  * Names are shown where the password database has them, numbers where
  * it has none or under -n; kv output keeps the numbers, for scripts, as
  * it does for access control lists.  Apart from poolctl_uquota.c so that
- * the printing of stats (poolctl_print.c) needs nothing of the command
+ * the printing of stats (poolctl_print_stats.c) needs nothing of the command
  * line's.
  */
 #include <inttypes.h>

@@ -8,7 +8,7 @@
 # --version prints (when $POOLMGR_BUILD, default build, has the programs),
 # poolmgrd(8) what its --restart-probe prints,
 # and poolctl(1) lists every JSON key and Prometheus metric that
-# poolctl prints (client/poolctl_print.c, and poolctl_status.c for
+# poolctl prints (client/poolctl_print*.c, and poolctl_status.c for
 # `status`), under the command that prints it.
 # And the configuration files shown (poolmgrd.conf(5)'s example, README.md's)
 # load: `poolmgrd --check-config` takes them.
@@ -104,15 +104,17 @@ page=docs/poolctl.1
 ok=1
 # Function and key of every JSON member poolctl prints: the stat_fields[]
 # keys (SF) are json_stats', the others the function's they are added in.
+# Each command's result is printed in one of the poolctl_print*.c.
 keys=$(awk '
 	/^[a-z_]+\(/ { fn = substr($0, 1, index($0, "(") - 1) }
 	/^\tSF\(/ { k = $0; sub(/^\tSF\(/, "", k); sub(/,.*/, "", k)
 		print "json_stats", k }
 	/json_object_object_add\([a-z]+, "/ { match($0, /"[a-z_]+"/)
 		print fn, substr($0, RSTART + 1, RLENGTH - 2) }
-' "$root/client/poolctl_print.c")
+' "$root"/client/poolctl_print*.c)
 if [ -z "$keys" ]; then
-	echo "test_manpages: FAIL: found no JSON keys in client/poolctl_print.c"
+	echo "test_manpages: FAIL: found no JSON keys in" \
+	    "client/poolctl_print*.c"
 	ok=0
 fi
 # (The loop runs in a subshell: its exit status carries the verdict.)
@@ -146,7 +148,8 @@ for key in server $(sed -n 's/^\tDF(\([a-z_]*\),.*/\1/p' \
 		ok=0
 	fi
 done
-for m in $(cat "$root/client/poolctl_print.c" "$root/client/poolctl_status.c" |
+for m in $(cat "$root"/client/poolctl_print*.c \
+    "$root/client/poolctl_status.c" |
     grep -o '"poolmgr_\(pool\|daemon\)_[a-z_]*' | tr -d '"' | sort -u); do
 	if ! sed -n '/^\.SH PROMETHEUS OUTPUT/,/^\.SH /p' "$root/$page" |
 	    has_word "$m"; then

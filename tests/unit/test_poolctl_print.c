@@ -1,5 +1,5 @@
 /*
- * test_poolctl_print.c - poolctl's tables (client/poolctl_print.c), printed
+ * test_poolctl_print.c - poolctl's tables (client/poolctl_print*.c), printed
  * into a file of the test's own and read back.
  *
  *   names_columns_line_up  `poolctl names` with generations of 1 and of
