@@ -2,11 +2,13 @@
  * client_internal.h - libpoolclient's private structures.
  *
  * conn.c owns the socket: Hello, sending requests and matching replies by
- * id.  open.c owns connections and open pools: it makes and unmakes struct
- * pool (a handle and its mapping).  admin.c creates, changes and destroys
- * pools; stats.c asks about one whole pool (statistics, trim, check);
- * lists.c lists pools, their clients, persisted blocks' uids and names;
- * blocks.c lists a pool's live blocks, a page at a time.
+ * id; conn_words.c what each thread is told of its last call's failure
+ * (pool_last_message).  open.c owns connections and open pools: it makes
+ * and unmakes struct pool (a handle and its mapping).  admin.c creates,
+ * changes and destroys pools; stats.c asks about one whole pool
+ * (statistics, trim, check); lists.c lists pools, their clients,
+ * persisted blocks' uids and names; blocks.c lists a pool's live blocks,
+ * a page at a time.
  * pool.c owns the API for the single blocks of an open pool and the call
  * path all requests about blocks take; batch.c the batches, alloc_wait.c
  * the allocations that wait, realloc.c the reallocs.
@@ -36,7 +38,10 @@
  * longest fit.
  */
 #define CONN_WORDS_MAX		768
-/* The most of a daemon's reply's words kept, with the NUL (conn.c). */
+/*
+ * The most of a daemon's reply's words kept, with the NUL (conn.c,
+ * conn_words.c).
+ */
 #define CONN_DAEMON_WORDS_MAX	256
 
 /*
@@ -238,6 +243,10 @@ int	conn_alive(struct pool_conn *, int);
  * the larger number, and tells of the later state (cache_bounds).
  */
 uint64_t conn_reply_arrival(void);
+void	conn_fds_init(struct conn_fds *);
+void	conn_fds_close(struct conn_fds *);
+
+/* conn_words.c: the calling thread's words (pool_last_message) */
 /*
  * The calling thread's call will have no words of the daemon's
  * (pool_last_message): called where a call may fail without asking it (an
@@ -250,6 +259,21 @@ void	conn_forget_refusal(void);
 int	conn_local_failure(int err);
 /* The calling thread's words for code (pool_last_message) are m. */
 void	conn_note_words(int code, const char *m);
+/*
+ * For conn_request, once a round trip ends: the words of reply (none for
+ * NULL, or a reply that refused nothing); or, when no reply came (error),
+ * the daemon's refusal of the whole connection c if it had that code.
+ */
+void	conn_note_refusal(const Poolmgr__Reply *);
+void	conn_note_broken(struct pool_conn *, int);
+/*
+ * For conn_open, a connect to path that failed: no socket there
+ * (-ENOENT); refused (-ECONNREFUSED, -EPROTOTYPE), the words saying what
+ * is there; no answer within timeout_ms (-ETIMEDOUT).
+ */
+void	conn_note_missing_socket(const char *path);
+void	conn_note_refused(const char *path, int error);
+void	conn_note_timeout(const char *path, int timeout_ms);
 /*
  * conn_denied.c: connect(2) to path said EACCES; the words name what
  * refused (the socket, by its owner, group and mode, or a directory on
@@ -269,8 +293,6 @@ struct conn_words {
 };
 void	conn_words_save(struct conn_words *);
 void	conn_words_restore(const struct conn_words *);
-void	conn_fds_init(struct conn_fds *);
-void	conn_fds_close(struct conn_fds *);
 
 /* admin.c: a pool name given to a request (for open.c, stats.c, lists.c,
  * blocks.c) */
@@ -333,7 +355,7 @@ size_t	client_map_align(uint64_t, uint64_t);
 
 /* stats.c: a pool name and a pool's statistics from a reply (for lists.c) */
 int	client_copy_name(char *, size_t, const char *);
-/* conn.c: the daemon's words for a person, control bytes as '?' */
+/* conn_words.c: the daemon's words for a person, control bytes as '?' */
 void	client_copy_words(char *, size_t, const char *);
 int	client_copy_stats(struct pool_stats *, const Poolmgr__PoolStats *);
 
