@@ -189,6 +189,12 @@ client_list_begin(struct pool_conn *c, const char *name, int any,
 		return -EINVAL;
 	if (any && name == NULL)
 		return 0;
+	/* On the wire "" is every pool: here, as elsewhere, no pool's name. */
+	if (any && name != NULL && *name == '\0') {
+		conn_note_words(-ENOENT, "no pool has an empty name (NULL "
+		    "lists the handles of every pool)");
+		return -ENOENT;
+	}
 	return client_check_name(name);
 }
 

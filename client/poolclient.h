@@ -1212,7 +1212,7 @@ POOL_API int pool_list(struct pool_conn *c, struct pool_stats **out,
 /*
  * pool_clients - open handles (of one pool, or all if pool is NULL), at
  * most 400 (fewer if their names are long: as many as one message holds);
- * free *out with free().
+ * free *out with free().  An empty name is no pool's: -ENOENT.
  */
 POOL_API int pool_clients(struct pool_conn *c, const char *pool,
 			  struct pool_client_info **out, size_t *n);

@@ -213,6 +213,16 @@ null_and_degenerate_arguments(void **state)
 	EXPECT_RC(pool_list(conn, &list, NULL), -EINVAL);
 	EXPECT_RC(pool_clients(conn, NULL, NULL, &n), -EINVAL);
 	EXPECT_RC(pool_clients_total(conn, NULL, &ci, &n, NULL), -EINVAL);
+	/*
+	 * No pool has an empty name, as for the other calls that name one;
+	 * NULL is every pool (on the wire "" is: it was taken for NULL).
+	 */
+	ci = NULL;
+	EXPECT_RC(pool_clients(conn, "", &ci, &n), -ENOENT);
+	assert_null(ci);
+	assert_int_equal(n, 0);
+	assert_non_null(strstr(pool_last_message(-ENOENT), "empty name"));
+	EXPECT_RC(pool_stats_by_name(conn, "", &st), -ENOENT);
 	EXPECT_RC(pool_persisted(conn, POOL, &pp, &n, NULL), -EINVAL);
 	EXPECT_RC(pool_names(conn, POOL, NULL, NULL, &n, &total), -EINVAL);
 	EXPECT_RC(pool_create(NULL, "z", &co), -EINVAL);
