@@ -322,7 +322,7 @@ do_destroy(struct call *c, const Poolmgr__DestroyPool *m)
 	if ((rc = check_name_length(c, m->name)))
 		return rc;
 	if (!m->name || !(p = dpool_find(m->name)))
-		return refuse(c, -ENOENT, "no pool %s", m->name ? m->name : "");
+		return refuse_no_pool(c, m->name);
 	/* Blocks freed but still held for their release are not live. */
 	if (!m->force && (rc = wait_settled(c, p)))
 		return rc;
@@ -484,7 +484,7 @@ do_set(struct call *c, const Poolmgr__SetPool *m)
 	if ((rc = check_name_length(c, m->name)))
 		return rc;
 	if (!m->name || !(p = dpool_find(m->name)))
-		return refuse(c, -ENOENT, "no pool %s", m->name ? m->name : "");
+		return refuse_no_pool(c, m->name);
 	if ((rc = set_allowed(c, m, p)))
 		return rc;
 	if (file_pool(p->name))

@@ -280,7 +280,7 @@ do_clients(struct call *c, const Poolmgr__ListClients *m)
 	if ((rc = check_name_length(c, want)))
 		return rc;
 	if (want && !(p = dpool_find(want)))
-		return refuse(c, -ENOENT, "no pool %s", want);
+		return refuse_no_pool(c, want);
 	if (want && !session_may_access(c->s, p, 4))
 		return refuse_access(c, p, 4);
 	for (p = dpool_first(); p; p = dpool_next(p)) {

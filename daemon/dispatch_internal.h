@@ -132,6 +132,8 @@ int check_name_length(struct call *c, const char *name);
  * by the rule of its access control list that decided: -EACCES.
  */
 int refuse_access(struct call *c, const struct dpool *p, unsigned want);
+/* -ENOENT: no pool has name (an empty one said so). */
+int refuse_no_pool(struct call *c, const char *name);
 /* The pool ref names, if the caller may read (or write) it; else NULL. */
 struct dpool *get_pool(struct call *c, const Poolmgr__PoolRef *ref,
 		       bool write, int *err);

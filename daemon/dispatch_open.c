@@ -137,7 +137,7 @@ do_open(struct call *c, const Poolmgr__OpenPool *m)
 	if ((rc = check_name_length(c, m->name)))
 		return rc;
 	if (!m->name || !(p = dpool_find(m->name)))
-		return refuse(c, -ENOENT, "no pool %s", m->name ? m->name : "");
+		return refuse_no_pool(c, m->name);
 	/*
 	 * A read-write handle maps the pool readable too: it needs both
 	 * rights, as shm_open(O_RDWR) does, or a write right alone would
@@ -225,6 +225,15 @@ do_share_map(struct call *c, const Poolmgr__ShareMap *m)
 	return 0;
 }
 
+/* -ENOENT for a name no pool has; an empty one said so, not left blank. */
+int
+refuse_no_pool(struct call *c, const char *name)
+{
+	if (!name || !*name)
+		return refuse(c, -ENOENT, "no pool has an empty name");
+	return refuse(c, -ENOENT, "no pool %s", name);
+}
+
 struct dpool *
 get_pool(struct call *c, const Poolmgr__PoolRef *ref, bool write, int *err)
 {
@@ -242,8 +251,7 @@ get_pool(struct call *c, const Poolmgr__PoolRef *ref, bool write, int *err)
 	if ((*err = check_name_length(c, ref->name)))
 		return NULL;
 	if (!ref->name || !(p = dpool_find(ref->name))) {
-		*err = refuse(c, -ENOENT, "no pool %s",
-			      ref->name ? ref->name : "");
+		*err = refuse_no_pool(c, ref->name);
 		return NULL;
 	}
 	if (!session_may_access(c->s, p, write ? 2 : 4)) {

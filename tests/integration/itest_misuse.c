@@ -223,6 +223,12 @@ null_and_degenerate_arguments(void **state)
 	assert_int_equal(n, 0);
 	assert_non_null(strstr(pool_last_message(-ENOENT), "empty name"));
 	EXPECT_RC(pool_stats_by_name(conn, "", &st), -ENOENT);
+	/* The daemon's words say so, where they once ended "no pool ". */
+	assert_non_null(strstr(pool_last_message(-ENOENT),
+			       "no pool has an empty name"));
+	EXPECT_RC(pool_open(conn, "", &q), -ENOENT);
+	assert_non_null(strstr(pool_last_message(-ENOENT),
+			       "no pool has an empty name"));
 	EXPECT_RC(pool_persisted(conn, POOL, &pp, &n, NULL), -EINVAL);
 	EXPECT_RC(pool_names(conn, POOL, NULL, NULL, &n, &total), -EINVAL);
 	EXPECT_RC(pool_create(NULL, "z", &co), -EINVAL);
