@@ -84,7 +84,7 @@ ENGINE_SRCS := daemon/heap.c daemon/heap_runs.c daemon/heap_buddy.c \
                daemon/heap_blockmap.c daemon/heap_spans.c \
                daemon/heap_dirty.c daemon/heap_cache.c daemon/heap_check.c \
                daemon/heap_reserve.c daemon/heap_walk.c \
-               daemon/heap_stats.c
+               daemon/heap_resize.c daemon/heap_stats.c
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(BUILD)/%.o)
 ENGINE_LIB  := $(BUILD)/libheap.a
 

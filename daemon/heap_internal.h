@@ -20,10 +20,13 @@
  *            view holds exactly the union of W over all runs, as aligned
  *            power-of-two blocks of at least one unit.
  *
- * Naming: heap_* is the public API (heap.h); runs_*, buddy_*, bm_*, spans_*,
- * dirty_*, cache_* belong to heap_runs.c, heap_buddy.c, heap_blockmap.c,
- * heap_spans.c, heap_dirty.c and heap_cache.c.  All of them assume the caller
- * owns the heap (one thread at a time).
+ * Naming: heap_* is the public API (heap.h), and the few of heap.c's own
+ * functions declared below that other engine files call (the metadata,
+ * and the free path's lookups that heap_resize.c shares); runs_*,
+ * buddy_*, bm_*, spans_*, dirty_*, cache_* belong to heap_runs.c,
+ * heap_buddy.c, heap_blockmap.c, heap_spans.c, heap_dirty.c and
+ * heap_cache.c.  All of them assume the caller owns the heap (one thread
+ * at a time).
  */
 #ifndef POOLMGR_HEAP_INTERNAL_H
 #define POOLMGR_HEAP_INTERNAL_H
@@ -351,6 +354,10 @@ void *heap_meta_realloc(struct heap *h, void *p, size_t old, size_t size);
 void heap_meta_free(struct heap *h, void *p, size_t size);
 void *heap_node_alloc(struct heap *h, size_t size);
 void heap_node_free(struct heap *h, void *p, size_t size);
+/* The free path's, which the resizing family (heap_resize.c) shares:
+ * the length of a live small block, and the free of a span. */
+bool heap_small_block(struct heap *h, uint64_t off, uint64_t *len);
+void heap_free_span(struct heap *h, struct span *s, bool released);
 
 static inline uint64_t
 round_up(uint64_t x, uint64_t a)
@@ -765,6 +772,23 @@ struct span *spans_insert(struct heap *h, uint64_t start, uint64_t len,
 void spans_remove(struct heap *h, struct span *s);
 void spans_destroy(struct heap *h);
 
+/*
+ * Is off worth looking up at all: inside the pool and on a granule?  And
+ * the span that starts at off, or NULL.  A block is looked up by these on
+ * the free path and in the resizing family (heap.c, heap_resize.c).
+ */
+static inline bool
+plausible(const struct heap *h, uint64_t off)
+{
+	return off < h->max_size && (off & (h->g - 1)) == 0;
+}
+
+static inline struct span *
+span_at(struct heap *h, uint64_t off)
+{
+	return (off & (h->page - 1)) == 0 ? spans_find(h, off) : NULL;
+}
+
 /* heap_dirty.c: dirty pages, retention and release. */
 void dirty_mark_slow(struct heap *h, uint64_t off, uint64_t len);
 void dirty_zero(struct heap *h, uint64_t off, uint64_t len);
@@ -879,6 +903,27 @@ cache_pop(struct heap *h, uint64_t len, uint64_t *off)
 	h->st.cached_bytes -= len;
 	*off = p;
 	return true;
+}
+
+/*
+ * Free the live small block [off, off + len) of chunk c, known to be one.
+ * Inlined: every free that free_fast does not take (half of them on (b))
+ * passes here, and its own frame saved six registers.  heap_realloc frees
+ * the block it moved from by it too (heap_resize.c).
+ */
+static inline __attribute__((always_inline)) void
+release_small(struct heap *h, struct chunk *c, uint64_t off, uint64_t len)
+{
+	uint64_t slack = bm_clear_live(h, off, len), pf, pe;
+
+	h->st.requested_bytes -= len - slack;
+	h->st.frees++;
+	if (h->cache_limit && cache_push(h, c, off, len))
+		return;
+	heap_held_out(h, len);
+	runs_give(h, off, len, &pf, &pe);
+	if (pe > pf)
+		dirty_retain(h, pf, pe);
 }
 
 /* Is the extent at p (start bit set, live bit clear) a page span? */
