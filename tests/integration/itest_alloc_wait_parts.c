@@ -784,26 +784,39 @@ hit_in_part_thread(void *arg)
 	assert_int_equal(pthread_join(pt->t, NULL), 0);
 }
 
+/*
+ * Pool name, full but for one BLOCK the handle pt->p (with a cache) holds
+ * in *mine, for a part of it to run out in a thread; the test skipped
+ * where the cache is off (the connection's budget bounds the handle's:
+ * no cache, no hit).
+ */
+static void
+cached_pool_full(const char *name, struct full *f, struct part_thread *pt,
+		 pool_off_t *mine)
+{
+	struct pool_create_opts o = {.max_size = CACHE_PARTS_POOL};
+	const char *budget = getenv("POOLMGR_CLIENT_CACHE");
+
+	if (budget && strcmp(budget, "0") == 0)
+		skip();
+	EXPECT_RC(pool_create(conn, name, &o), 0);
+	EXPECT_RC(pool_open(conn, name, &pt->p), 0);
+	EXPECT_RC(pool_set_cache(pt->p, 4 * MiB), 0);
+	EXPECT_RC(pool_alloc(pt->p, BLOCK, mine), 0);
+	full_make(f, name, 0, BLOCK);
+}
+
 static void
 wait_over_by_its_thread(void **state)
 {
 	static struct full f;
-	struct pool_create_opts o = {.max_size = CACHE_PARTS_POOL};
 	static struct part_thread pt;
 	pool_off_t mine = POOL_OFF_NONE;
 	struct hit h = {0};
-	const char *budget = getenv("POOLMGR_CLIENT_CACHE");
 	uint64_t n;
 
 	(void)state;
-	/* The connection's budget bounds the handle's: no cache, no hit. */
-	if (budget && strcmp(budget, "0") == 0)
-		skip();
-	EXPECT_RC(pool_create(conn, "overthread", &o), 0);
-	EXPECT_RC(pool_open(conn, "overthread", &pt.p), 0);
-	EXPECT_RC(pool_set_cache(pt.p, 4 * MiB), 0);
-	EXPECT_RC(pool_alloc(pt.p, BLOCK, &mine), 0);
-	full_make(&f, "overthread", 0, BLOCK);
+	cached_pool_full("overthread", &f, &pt, &mine);
 	assert_int_equal(pthread_barrier_init(&pt.ran_out, NULL, 2), 0);
 	assert_int_equal(pthread_barrier_init(&pt.go, NULL, 2), 0);
 	assert_int_equal(pthread_create(&pt.t, NULL, part_then_hit, &pt), 0);
@@ -869,21 +882,13 @@ static void
 wait_over_not_by_a_later_thread(void **state)
 {
 	static struct full f;
-	struct pool_create_opts o = {.max_size = CACHE_PARTS_POOL};
 	static struct part_thread pt;
 	pool_off_t mine = POOL_OFF_NONE;
 	struct hit h = {0};
-	const char *budget = getenv("POOLMGR_CLIENT_CACHE");
 	uint64_t n;
 
 	(void)state;
-	if (budget && strcmp(budget, "0") == 0)
-		skip();
-	EXPECT_RC(pool_create(conn, "overlater", &o), 0);
-	EXPECT_RC(pool_open(conn, "overlater", &pt.p), 0);
-	EXPECT_RC(pool_set_cache(pt.p, 4 * MiB), 0);
-	EXPECT_RC(pool_alloc(pt.p, BLOCK, &mine), 0);
-	full_make(&f, "overlater", 0, BLOCK);
+	cached_pool_full("overlater", &f, &pt, &mine);
 	assert_int_equal(pthread_create(&pt.t, NULL, part_only, &pt), 0);
 	assert_int_equal(pthread_join(pt.t, NULL), 0);
 	EXPECT_RC(pt.part_rc, -ETIMEDOUT);
