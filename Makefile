@@ -291,7 +291,13 @@ PROGRAMS := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) \
 
 # The public targets install packages first, then build in a fresh make:
 # the pkg-config answers above are only right once the packages exist.
-all: deps
+# A make that has a test goal besides (make -j2 all test) installs once:
+# its build goals ask for the tests' tools too, where two installs side
+# by side would meet on apt's lock as root, and ask twice without it.
+TEST_GOALS := test test-deps check-build check-suite check-tsan \
+              check-tsan-build fuzzers fuzz lint test-systemd
+BUILD_DEPS := $(if $(filter $(TEST_GOALS),$(MAKECMDGOALS)),test-deps,deps)
+all: $(BUILD_DEPS)
 	@$(MAKE) --no-print-directory build
 
 # The tests' programs too, but not the cost driver: valgrind's header is
@@ -805,7 +811,7 @@ fuzz: fuzzers
 STRESS_PROCS ?= 8
 STRESS_OPS   ?= 1000000
 STRESS_MODEL_ROUNDS ?= 30000
-stress: deps
+stress: $(BUILD_DEPS)
 	@$(MAKE) --no-print-directory $(BUILD)/tests/itest_stress \
 	  $(BUILD)/tests/itest_crash_model $(BUILD)/poolmgrd $(FAIL_GROW)
 	POOLMGR_BUILD=$(BUILD) POOLMGR_STRESS_PROCS=$(STRESS_PROCS) \
@@ -977,7 +983,7 @@ bench-instr: bench-deps
 
 # What only the benchmarks need, installed the way deps installs.
 .PHONY: bench-deps
-bench-deps: deps
+bench-deps: $(BUILD_DEPS)
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(BENCH_DEB_PKGS)" \
 	  DEPS_GOALS="$(MAKECMDGOALS)"
 
@@ -1000,7 +1006,7 @@ RUN_USER ?= $(if $(filter run,$(MAKECMDGOALS)),$(shell \
 # A first build on every CPU, unless the caller's make has jobs of its own
 # (make -jN run: its jobserver serves the sub-make).
 RUN_JOBS := $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 1))
-run: deps
+run: $(BUILD_DEPS)
 ifneq ($(RUN_USER),)
 	@left=$$(find $(abspath $(BUILD)) $(RUN_DIR) ! -user $(RUN_USER) \
 	  -print -quit 2>/dev/null); \

@@ -167,3 +167,14 @@ asks_for run libevent-dev protobuf-c-compiler
 ok "make run: only the build's missing packages"
 asks_for test libevent-dev protobuf-c-compiler cppcheck
 ok "make test: the build's and the tests' missing packages, together"
+
+# A make of build and test goals at once (make -j2 all test) installs
+# once: its build goals ask for the tests' tools too.  Two recipes side
+# by side would meet on apt's lock as root, and ask twice without it.
+make_as_user "$stage/dpkg:$stage/bin" -j2 all test
+[ $rc != 0 ] || fail "make -j2 all test exited 0 with packages missing"
+n=$(grep -c '^missing packages:' "$stage/out" || true)
+[ "$n" = 1 ] || fail "make -j2 all test asked $n times, not once"
+[ "$(asked)" = "$(sorted libevent-dev protobuf-c-compiler cppcheck)" ] ||
+	fail "make -j2 all test asked for '$(asked)'"
+ok "make -j2 all test: one command for all that is missing"
