@@ -177,7 +177,8 @@ UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
                test_uid_holds test_uquota_random
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
-              itest_memory itest_badinput itest_poolctl itest_poolctl_acl itest_config \
+              itest_memory itest_badinput itest_poolctl itest_poolctl_admin \
+              itest_poolctl_errors itest_poolctl_acl itest_config \
               itest_systemd itest_stress itest_limits itest_batch \
               itest_cache itest_silent itest_liar itest_liar_features \
               itest_liar_lists itest_release itest_drop \
@@ -389,6 +390,11 @@ $(BUILD)/tests/itest_acl_api $(BUILD)/tests/itest_poolctl_acl \
 $(BUILD)/tests/itest_user_quota $(BUILD)/tests/itest_uquota_shared \
   $(BUILD)/tests/itest_uquota_random: \
   $(BUILD)/tests/integration/quota_util.o
+
+# The poolctl command line's: its daemon, poolctl run as root or nobody.
+$(BUILD)/tests/itest_poolctl $(BUILD)/tests/itest_poolctl_admin \
+  $(BUILD)/tests/itest_poolctl_errors: \
+  $(BUILD)/tests/integration/poolctl_util.o
 
 # The allocations that wait: pools made full, waiters, the daemon stopped.
 $(BUILD)/tests/itest_alloc_wait $(BUILD)/tests/itest_alloc_wait_order \
@@ -669,6 +675,7 @@ ASAN_FLAGS := BUILD=$(BUILD)/asan SAN=1 OPT=-O1
 TEST_ALONE ?= itest_release itest_wait itest_dropping systemd_real.sh
 TEST_WAITING ?= itest_memory itest_logs itest_notify itest_connect \
                 itest_silent itest_restart_guard itest_cache itest_poolctl \
+                itest_poolctl_admin itest_poolctl_errors \
                 itest_alloc_wait itest_alloc_wait_order itest_alloc_wait_parts \
                 itest_restart_busy itest_restart_edges
 TEST_FIRST ?= test_lint.sh test_heap_random test_block_index itest_python.py \
