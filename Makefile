@@ -188,6 +188,7 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_usage itest_restart itest_restart_busy \
               itest_restart_fds itest_restart_admin itest_restore \
               itest_sharemap_renew itest_restart_guard itest_recover \
+              itest_recover_store itest_recover_midway \
               itest_names itest_names_crash itest_names_pages \
               itest_restart_edges \
               itest_names_readers itest_notify itest_probe_exit \
@@ -237,7 +238,7 @@ FAIL_WMEM_MAX := $(BUILD)/tests/fail_wmem_max.so
 # build only: a sanitized daemon's allocator is ASan's own, which no
 # preloaded library can come before.
 FAIL_MALLOC := $(BUILD)/tests/fail_malloc.so
-# Preloaded to crash it as the crash journal grows (itest_recover).
+# Preloaded to crash it as the crash journal grows (itest_recover_midway).
 FAIL_GROW := $(BUILD)/tests/fail_grow.so
 
 BENCH_BINS := $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_speed \
@@ -396,6 +397,11 @@ $(BUILD)/tests/itest_poolctl $(BUILD)/tests/itest_poolctl_admin \
   $(BUILD)/tests/itest_poolctl_errors: \
   $(BUILD)/tests/integration/poolctl_util.o
 
+# A crash under systemd's: the store played, the daemon on it, its blocks.
+$(BUILD)/tests/itest_recover $(BUILD)/tests/itest_recover_store \
+  $(BUILD)/tests/itest_recover_midway: \
+  $(BUILD)/tests/integration/recover_util.o
+
 # The allocations that wait: pools made full, waiters, the daemon stopped.
 $(BUILD)/tests/itest_alloc_wait $(BUILD)/tests/itest_alloc_wait_order \
   $(BUILD)/tests/itest_alloc_wait_parts: \
@@ -529,7 +535,7 @@ $(BUILD)/tests/test_pool_check: | $(FAIL_MALLOC)
 $(FAIL_GROW): tests/integration/fail_grow.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ $< -ldl
-$(BUILD)/tests/itest_recover $(BUILD)/tests/itest_alloc_persist \
+$(BUILD)/tests/itest_recover_midway $(BUILD)/tests/itest_alloc_persist \
   $(BUILD)/tests/itest_journal_group $(BUILD)/tests/itest_crash_model \
   $(BUILD)/tests/itest_crash_load: | $(FAIL_GROW)
 

@@ -57,7 +57,7 @@
  * failure aborts with a message on the real stderr.
  *
  * The seeds (tests/fuzz/corpus/fuzz_recover/) are the stores
- * tests/integration/itest_recover.c starts from after its crashes, good
+ * tests/integration/itest_recover*.c start from after their crashes, good
  * and bad, written there with POOLMGR_JOURNAL_SEEDS=DIR (a snapshot
  * and records after it, a torn tail, a scribbled record, records that
  * cannot be, a keep.<n> missing).  Two are journal-00 with records
