@@ -114,7 +114,7 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/pool_evict_batch.c \
                daemon/pool_numa.c daemon/pool_acl.c daemon/pool_uquota.c \
                daemon/dispatch_uquota.c \
-               daemon/config.c daemon/config_lists.c \
+               daemon/config.c daemon/config_read.c daemon/config_lists.c \
                daemon/config_changes.c daemon/service.c \
                daemon/arena.c daemon/records.c daemon/block_index.c \
                daemon/uid_holds.c \

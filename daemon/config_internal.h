@@ -1,8 +1,9 @@
 /*
  * config_internal.h - what the configuration reader's files share
- * (config.c reads the file, its keys and values; config_lists.c the
- * lists of a pool's acl and user_quotas keys).  Not for the rest of the
- * daemon: config.h is its view of the file.
+ * (config_read.c reads the file, its lines and sections; config.c its
+ * keys and values; config_lists.c the lists of a pool's acl and
+ * user_quotas keys).  Not for the rest of the daemon: config.h is its
+ * view of the file.
  */
 #ifndef POOLMGR_CONFIG_INTERNAL_H
 #define POOLMGR_CONFIG_INTERNAL_H
@@ -63,6 +64,18 @@ void config_note_decimal_unit(struct load_state *ls, const char *key,
  */
 int config_parse_user(const char *s, uid_t *out);
 int config_parse_group(const char *s, gid_t *out);
+
+/*
+ * A key of the file, in section (config.c): 1, or 0 with ls->problem
+ * said.  config_read.c calls it for each key inih reads.
+ */
+int config_on_key(struct load_state *ls, const char *section, const char *key,
+		  const char *value);
+/*
+ * A section header, checked when it is read, whether or not keys follow
+ * (config.c): 1, or 0 with ls->problem said.
+ */
+int config_on_section(struct load_state *ls, const char *section);
 
 /*
  * A pool's acl and user_quotas keys (config_lists.c): 0, or -1 with
