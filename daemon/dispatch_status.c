@@ -3,7 +3,8 @@
  * docs/protocol.md "The daemon's statistics").
  *
  * Each count belongs to the code that sees its event and that alone
- * writes it: server.c the connections accepted and refused, peer.c the
+ * writes it: server_accept.c the connections accepted and refused,
+ * peer.c the
  * Hello timeouts and the kept connections (some of them looked at in
  * turn before they are counted, those done with let go of; a refusal
  * looks at them all), dispatch.c the

@@ -8,9 +8,9 @@
  * let go of with such replies unread keeps its socket here, shut down
  * both ways (the client reads what came, then its end), until its client
  * reads it all or closes: SIOCOUTQ reads 0 then.  Each counts as a
- * connection of its uid (server.c), and, under systemd's fd store, is in
- * the store from the moment it is kept (peer_store.c), so that a crash
- * loses none.
+ * connection of its uid (server_accept.c), and, under systemd's fd
+ * store, is in the store from the moment it is kept (peer_store.c), so
+ * that a crash loses none.
  *
  * Nothing tells the daemon that a client is done: a kept socket reads
  * POLLHUP from the start.  So they are looked at: all of them, a system

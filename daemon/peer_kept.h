@@ -31,7 +31,8 @@ void peer_kept_teardown(void);
  * descriptors among them, kept until each client reads them or closes
  * (peer_kept.c): how many, and how many of them are uid's.  With sweep, those
  * the clients are done with are closed first: a system call each, so
- * only when the count matters.  They count as connections (server.c).
+ * only when the count matters.  They count as connections
+ * (server_accept.c).
  */
 unsigned peer_kept(uid_t uid, unsigned *of_uid, bool sweep);
 /*

@@ -147,7 +147,8 @@ load_config(struct config *cf, const char *path, char *err, size_t len)
 /*
  * Could a start bind path, as far as looking can tell?  A start removes a
  * stale socket there but nothing else, and makes the socket's directory
- * but not its parents (server.c's listen_on).  Permissions are left out:
+ * but not its parents (server_listen.c's listen_on).  Permissions are
+ * left out:
  * the check may run as another user than the start.  0, or 1 with the
  * problem on stderr.
  */
@@ -198,8 +199,9 @@ check_socket_path(const char *path)
 
 /*
  * A pool placed on a NUMA node with no memory here is not made by a start
- * (server.c logs that it cannot create it): said as the start would, as
- * a warning, for the file is right and another machine may have the node.
+ * (server_pools.c logs that it cannot create it): said as the start
+ * would, as a warning, for the file is right and another machine may
+ * have the node.
  */
 static void
 check_numa_nodes(const struct config *cf)

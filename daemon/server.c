@@ -1,23 +1,17 @@
 /*
- * server.c - the daemon's event loop: listening socket, accept, signals.
+ * server.c - the daemon's event loop: its start and stop, the listening
+ * socket it listens on, signals and reload, and the timers of the loop.
  *
- * Startup refuses to run beside a live daemon (a connect to the socket
- * succeeds), removes a stale socket file, and creates the socket with the
- * configured mode.  One spare descriptor is kept so that when accept fails
- * for lack of descriptors the daemon can still accept the connection, tell
- * it why (-EUSERS) and close it, instead of spinning on it.
+ * What it calls on stands apart: a new connection and its limits
+ * (server_accept.c), the socket the daemon binds itself (server_listen.c),
+ * and the file's pools made or given their settings (server_pools.c).
  */
-#include <errno.h>
 #include <event2/event.h>
-#include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
@@ -26,7 +20,6 @@
 #include "config.h"
 #include "dispatch.h"
 #include "fdstore.h"
-#include "hugepage.h"
 #include "journal.h"
 #include "log.h"
 #include "memtrim.h"
@@ -35,42 +28,23 @@
 #include "peer_kept.h"
 #include "peer_store.h"
 #include "pool.h"
-#include "pool_numa.h"
 #include "restart.h"
 #include "restart_probe.h"
 #include "restore.h"
 #include "server.h"
+#include "server_internal.h"
 #include "service.h"
-#include "session.h"
-#include "socket_dir.h"
 
 static struct event_base *base;
 static struct config *server_cf;
 static const char *server_config_path;
 static char server_socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
-static int reserve_fd = -1;
 static bool socket_activated;
 /* --socket named the socket: the file's socket key is not used. */
 static bool socket_given;
 static struct event *status_ev, *idle_ev;
-static struct event *ev_accept, *ev_accept_again;
 
 #define STATUS_INTERVAL_SEC 10
-
-/* DaemonStats' connections, since this image started (server.h). */
-static uint64_t conns_accepted, conns_refused;
-
-uint64_t
-server_connections_accepted(void)
-{
-	return conns_accepted;
-}
-
-uint64_t
-server_connections_refused(void)
-{
-	return conns_refused;
-}
 
 /* One line for systemctl status: pools, bytes in use, clients. */
 static void
@@ -174,7 +148,7 @@ on_idle_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 /* A request, a connection or a release step: the idle ticks have work. */
-static void
+void
 served(void)
 {
 	memtrim_note();
@@ -253,399 +227,6 @@ on_log_limits(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	if ((seconds = log_limits_flush()) >= 0)
 		log_limits_due_in(seconds);
-}
-
-static void
-peer_dispatch(struct peer *p, const uint8_t *buf, size_t len, void *arg)
-{
-	struct session *s = arg;
-
-	served();
-	if (!buf) {
-		log_debug("client pid %d uid %u disconnected", (int)s->pid,
-			  (unsigned)s->uid);
-		dispatch_forget(s);
-		session_free(s);
-		return;
-	}
-	dispatch_message(p, s, buf, len);
-}
-
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void
-accept_one(int fd)
-{
-	struct session *s = session_new(fd);
-	const char *why = NULL, *limit = NULL;
-	unsigned max = 0, reserved, kept, kept_uid = 0, unread = 0;
-	char also[96] = "";
-	struct peer *p;
-
-	served();
-	conns_accepted++;
-	if (!s) {
-		static struct log_limit lim;
-
-		if (errno == ENOMEM)
-			log_limited(&lim, LOG_PRI_WARNING, "a new connection: "
-				    "out of memory for its session; closing "
-				    "it");
-		else
-			log_limited(&lim, LOG_PRI_WARNING, "a new connection: "
-				    "SO_PEERCRED does not name its process "
-				    "(%s); closing it", strerror(errno));
-		close(fd);
-		return;
-	}
-	log_debug("client pid %d uid %u connected", (int)s->pid,
-		  (unsigned)s->uid);
-	/*
-	 * Counted with s itself: the one that goes over is told why and
-	 * closed at once, so refused clients never hold a descriptor.  The
-	 * last admin_connections places (below max_connections, config.c)
-	 * are the admins': however many others connect, root and poolctl
-	 * still get in to look.  Of max_connections, not past it, so that
-	 * it stays the most descriptors connections take (raise_nofile).
-	 * The connections kept for the descriptors their clients have not
-	 * read (peer.c) are still theirs: else a uid could pile those up.
-	 * They are swept (a system call each) only when they would refuse.
-	 */
-	reserved = session_admin(s, server_cf) ? 0 :
-	    server_cf->admin_connections;
-	kept = peer_kept(s->uid, &kept_uid, false);
-	if (kept && (session_count() + kept > server_cf->max_connections -
-		     reserved || session_count_uid(s->uid) + kept_uid >
-		     server_cf->max_connections_per_uid))
-		kept = peer_kept(s->uid, &kept_uid, true);
-	if (session_count() + kept > server_cf->max_connections - reserved) {
-		why = "too many clients connected";
-		limit = "max_connections";
-		max = server_cf->max_connections;
-		unread = kept;
-		if (reserved)
-			snprintf(also, sizeof(also), ", admin_connections %u",
-				 reserved);
-	} else if (session_count_uid(s->uid) + kept_uid >
-		   server_cf->max_connections_per_uid) {
-		why = "too many clients of this uid connected";
-		limit = "max_connections_per_uid";
-		max = server_cf->max_connections_per_uid;
-		unread = kept_uid;
-	}
-	/* No listing shows the kept ones: said, else the count puzzles. */
-	if (why && unread)
-		snprintf(also + strlen(also), sizeof(also) - strlen(also),
-			 "; %u of them kept until their clients read or close "
-			 "them", unread);
-	if (why) {
-		static struct log_limit lim;
-
-		/* The settings named: the operator's to change, or not. */
-		log_limited(&lim, LOG_PRI_WARNING, "client pid %d uid %u: %s; "
-			    "refusing it (%s %u%s)", (int)s->pid,
-			    (unsigned)s->uid, why, limit, max, also);
-		dispatch_refuse_connection(fd, -EUSERS, why);
-		conns_refused++;
-		session_free(s);
-		close(fd);
-		return;
-	}
-	if (!(p = peer_new(base, fd, peer_dispatch, s))) {
-		static struct log_limit lim;
-
-		log_limited(&lim, LOG_PRI_WARNING, "client pid %d uid %u: out "
-			    "of memory for its connection; closing it",
-			    (int)s->pid, (unsigned)s->uid);
-		session_free(s);
-		close(fd);
-		return;
-	}
-	/* A client that never says Hello does not keep its descriptor. */
-	peer_set_deadline(p, server_cf->hello_timeout);
-	if (server_cf->hello_timeout)
-		s->hello_deadline_ns = mono_ns() +
-		    server_cf->hello_timeout * 1000000000ull;
-}
-
-static void
-on_accept_again(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-	if (reserve_fd < 0)
-		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	event_add(ev_accept, NULL);
-}
-
-static void
-on_accept(evutil_socket_t lfd, short what, void *arg)
-{
-	int fd;
-
-	(void)what;
-	(void)arg;
-	for (;;) {
-		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd >= 0) {
-			accept_one(fd);
-			continue;
-		}
-		if (errno == EMFILE || errno == ENFILE) {
-			/* Out of descriptors: refuse this one politely. */
-			static struct log_limit lim;
-
-			log_limited(&lim, LOG_PRI_WARNING, "out of file "
-				    "descriptors; refusing a client");
-			if (reserve_fd >= 0) {
-				close(reserve_fd);
-				fd = accept4(lfd, NULL, NULL,
-					     SOCK_NONBLOCK | SOCK_CLOEXEC);
-				if (fd >= 0) {
-					/* Told why, as a client past
-					 * max_connections is. */
-					dispatch_refuse_connection(fd, -EUSERS,
-						"the daemon is out of "
-						"descriptors");
-					conns_accepted++;
-					conns_refused++;
-					close(fd);
-				}
-				reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-			}
-			/*
-			 * Without a spare descriptor the waiting client stays
-			 * in the backlog and the socket stays readable: stop
-			 * listening for a second rather than spin on it.
-			 */
-			if (reserve_fd < 0) {
-				struct timeval second = {1, 0};
-
-				event_del(ev_accept);
-				evtimer_add(ev_accept_again, &second);
-			}
-		} else if (errno != EAGAIN && errno != EINTR &&
-			   errno != ECONNABORTED) {
-			/* Short of memory, a flood fails each so. */
-			static struct log_limit lim;
-
-			log_limited(&lim, LOG_PRI_WARNING, "accepting a "
-				    "connection: %s; trying again at the next",
-				    strerror(errno));
-		}
-		return;
-	}
-}
-
-_Static_assert(CONFIG_MAX_POOL_SIZE == POOL_MAX_SIZE,
-	       "the file refuses the pools the daemon would");
-_Static_assert(CONFIG_RETAIN_NONE == DPOOL_RETAIN_NONE,
-	       "a pool section's retain = 0 must reach the engine as none");
-
-/* A pool section's NUMA policy, as DPOOL_NUMA_*. */
-static uint32_t
-config_numa_policy(const struct config_pool *cp)
-{
-	if (!cp->has_numa_node)
-		return DPOOL_NUMA_NONE;
-	return cp->numa_policy ? cp->numa_policy : DPOOL_NUMA_PREFERRED;
-}
-
-/* A NUMA policy for the log: "default", or "preferred:0". */
-static const char *
-numa_text(uint32_t policy, uint32_t node, char *buf, size_t len)
-{
-	if (policy == DPOOL_NUMA_NONE)
-		return dpool_numa_name(policy);
-	snprintf(buf, len, "%s:%u", dpool_numa_name(policy), node);
-	return buf;
-}
-
-/* ", NUMA preferred:0 -> bind:0" after what, if the file's differs. */
-static void
-numa_kept(const struct dpool *p, const struct config_pool *cp, char *what,
-	  size_t len)
-{
-	uint32_t policy, node, want = config_numa_policy(cp);
-	uint32_t want_node = want != DPOOL_NUMA_NONE ? cp->numa_node : 0;
-	char a[32], b[32];
-
-	dpool_numa_get(p->map, &policy, &node);
-	if (policy == want && node == want_node)
-		return;
-	snprintf(what + strlen(what), len - strlen(what), ", NUMA %s -> %s",
-		 numa_text(policy, node, a, sizeof(a)),
-		 numa_text(want, want_node, b, sizeof(b)));
-}
-
-/*
- * ", pages of 2097152, NUMA bind:0" for a pool made on huge pages or
- * with a policy (pp's), as CreatePool's line says them: the file's line
- * said neither, so its log did not tell what the pool was made with.
- */
-static const char *
-placed_text(const struct dpool *p, const struct dpool_params *pp, char *buf,
-	    size_t len)
-{
-	char numa[32];
-	int n = 0;
-
-	buf[0] = '\0';
-	if (p->huge)
-		n = snprintf(buf, len, ", pages of %llu",
-			     (unsigned long long)p->page_size);
-	if (pp->numa_policy != DPOOL_NUMA_NONE && n >= 0 && (size_t)n < len)
-		snprintf(buf + n, len - (size_t)n, ", NUMA %s",
-			 numa_text(pp->numa_policy, pp->numa_node, numa,
-				   sizeof(numa)));
-	return buf;
-}
-
-/*
- * The size, granularity and NUMA policy of a live pool cannot change (its
- * memfd is sealed, the engine's granularity fixed, the pages already
- * placed): say so if the file changed them, so that an operator does not
- * think them applied.
- */
-static void
-warn_kept(const struct dpool *p, const struct config_pool *cp)
-{
-	uint64_t page = hugepage_valid(cp->page_size);
-	uint64_t size = (cp->size + page - 1) / page * page;
-	uint32_t g = cp->granularity ? cp->granularity : 16;
-	char what[240] = "";
-
-	if (size != p->size)
-		snprintf(what, sizeof(what), ", size %llu -> %llu",
-			 (unsigned long long)p->size, (unsigned long long)size);
-	if (g != 1u << p->granule_shift)
-		snprintf(what + strlen(what), sizeof(what) - strlen(what),
-			 ", granularity %u -> %u", 1u << p->granule_shift, g);
-	if (page != p->page_size)
-		snprintf(what + strlen(what), sizeof(what) - strlen(what),
-			 ", page size %llu -> %llu",
-			 (unsigned long long)p->page_size,
-			 (unsigned long long)page);
-	numa_kept(p, cp, what, sizeof(what));
-	if (*what)
-		log_warnx("pool %s: %s in the file, not applied: a live pool "
-			  "keeps its size, granularity, page size and NUMA "
-			  "policy (destroy it to have it made anew)", p->name,
-			  what + 2);
-}
-
-/*
- * Create the pools of the configuration that do not exist yet, and give
- * those that do the file's owner, group, mode, ACL, quotas, limit and retain:
- * the file describes the pool, whether the file or poolctl created it, as
- * a restart would make it.
- */
-static void
-apply_config(const struct config *cf)
-{
-	char changed[1600 + 2 * UQUOTA_TEXT_MAX], bounds[DPOOL_BOUNDS_TEXT_MAX];
-	char acl[ACL_TEXT_MAX + 8], placed[80];
-	unsigned i;
-
-	for (i = 0; i < cf->npools; i++) {
-		const struct config_pool *cp = &cf->pools[i];
-		struct dpool_params pp = {
-			.size = cp->size, .granularity = cp->granularity,
-			.page_size = cp->page_size, .uid = cp->uid, .gid = cp->gid, .mode = cp->mode,
-			.acl = cp->acl,
-			.quota = cp->quota, .user_quota = cp->user_quota,
-			.uquotas = cp->uquotas,
-			.limit = cp->limit,
-			.retain = cp->retain, .numa_policy = config_numa_policy(cp),
-			.numa_node = cp->numa_node,
-		};
-		uint64_t page = hugepage_valid(cp->page_size);
-		char knob[128];
-		struct dpool *p;
-		int rc;
-
-		if ((p = dpool_find(cp->name))) {
-			uint64_t limit = p->limit, user_quota = p->user_quota;
-			struct acl acl_was = p->acl;
-			struct uquota uq_was = p->uquotas;
-
-			warn_kept(p, cp);
-			if (!dpool_limit_valid(pp.limit, p->size,
-					       1ull << p->granule_shift)) {
-				log_warnx("pool %s: limit %llu is above its "
-					  "size or below a granule: kept at "
-					  "%llu", p->name,
-					  (unsigned long long)pp.limit,
-					  (unsigned long long)limit);
-				pp.limit = limit;
-			}
-			dpool_apply_settings(p, &pp, changed, sizeof(changed));
-			if (*changed) {
-				journal_pool_set(p, p->limit != limit ||
-						 p->user_quota != user_quota,
-						 !acl_equal(&p->acl,
-							    &acl_was),
-						 !uquota_equal(&p->uquotas,
-							       &uq_was));
-				if (p->limit != limit)
-					dpool_evict_to_limit(p, changed,
-							     sizeof(changed));
-				log_info("pool %s: %s", p->name, changed);
-			}
-			continue;
-		}
-		/* Size and granularity were checked with the file. */
-		rc = dpool_create(cp->name, &pp, &p);
-		if (rc == -ENOMEM && hugepage_is_huge(page))
-			log_warnx("pool %s: cannot create: not enough free huge "
-				  "pages to reserve (%llu free; %s)", cp->name,
-				  (unsigned long long)hugepage_available(page),
-				  hugepage_knob(page, knob, sizeof(knob)));
-		else if (rc == -ENODEV)
-			log_warnx("pool %s: cannot create: NUMA node %u does "
-				  "not exist, has no memory or is outside the "
-				  "daemon's cpuset", cp->name, cp->numa_node);
-		else if (rc == -EOPNOTSUPP)
-			log_warnx("pool %s: cannot create: no NUMA policies "
-				  "(the kernel has none, or a system-call "
-				  "filter refuses mbind)", cp->name);
-		else if (rc)
-			log_warnx("pool %s: cannot create: %s", cp->name,
-				  strerror(-rc));
-		else
-			log_info("pool %s: %llu bytes, mode %04o, owner "
-				 "%u:%u%s%s%s", p->name,
-				 (unsigned long long)p->size, p->mode,
-				 (unsigned)p->uid, (unsigned)p->gid,
-				 dpool_acl_made_text(p, acl, sizeof(acl)),
-				 placed_text(p, &pp, placed, sizeof(placed)),
-				 dpool_bounds_text(p, bounds, sizeof(bounds)));
-	}
-}
-
-/* Live pools the old file had and the new one has not: they stay. */
-static void
-forgotten_pools(const struct config *old, const struct config *cf)
-{
-	unsigned i, j;
-
-	for (i = 0; i < old->npools; i++) {
-		for (j = 0; j < cf->npools; j++)
-			if (strcmp(old->pools[i].name, cf->pools[j].name) == 0)
-				break;
-		if (j == cf->npools && dpool_find(old->pools[i].name))
-			log_info("pool %s: no longer in the file; it lives on "
-				 "until destroyed (poolctl destroy)",
-				 old->pools[i].name);
-	}
 }
 
 /*
@@ -750,69 +331,6 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 	service_stopping();
 	if (!restart_stop())
 		event_base_loopexit(base, NULL);
-}
-
-/* Is a daemon answering on path? */
-static bool
-socket_alive(const char *path)
-{
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	bool alive;
-
-	if (fd == -1)
-		return false;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	alive = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
-	close(fd);
-	return alive;
-}
-
-static int
-listen_on(const char *path, unsigned mode)
-{
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	char dir[sizeof(sun.sun_path)], why[PATH_MAX + 128], *up;
-	struct stat sb;
-	mode_t old;
-	int fd, rc;
-
-	if (socket_alive(path))
-		fatalx("another poolmgrd answers on %s", path);
-	/*
-	 * Only a socket is ours to remove: a mistyped path must never cost
-	 * somebody's file (the daemon often runs as root).
-	 */
-	if (lstat(path, &sb) == 0 && !S_ISSOCK(sb.st_mode))
-		fatalx("%s exists and is not a socket; not removing it", path);
-	if (unlink(path) == -1 && errno != ENOENT)
-		fatal("removing stale socket %s", path);
-	snprintf(dir, sizeof(dir), "%s", path);
-	if (mkdir(up = dirname(dir), 0755) == -1 && errno != EEXIST)
-		fatal("creating the socket's directory %s", up);
-	if ((rc = socket_dir_check(up, why, sizeof(why))) < 0)
-		fatalx("not listening on %s: %s", path, why);
-	if (rc > 0)
-		log_warnx("listening on %s, though %s: they could put a "
-			  "socket of their own in its place and be poolmgrd "
-			  "to clients that connect after (where only root or "
-			  "poolmgrd's user may change a directory on the way, "
-			  "as in /run/poolmgrd, nobody could)", path, why);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		fatal("socket");
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	/*
-	 * Made with its mode, never a moment with a wider one, and no chmod
-	 * after: a chmod by the path would follow whatever took its place.
-	 */
-	old = umask(~mode & 0777);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
-		fatal("bind %s", path);
-	umask(old);
-	if (listen(fd, 128) == -1)
-		fatal("listen");
-	return fd;
 }
 
 /*
@@ -1031,17 +549,13 @@ server_run(const struct server_opts *o, struct config *cf)
 		journal_socket(server_socket, socket_mode_now(cf));
 	/* Connections made from now on take it over at connect. */
 	peer_refuse_fds(lfd);
-	reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	accept_setup(base, cf);
 	apply_config(cf);
 	journal_start(restarted >= 0 ? rs.stored : NULL);
 	restart_setup(base, o->argv, lfd, socket_activated, server_socket,
 		      server_config_path);
 
-	ev_accept = event_new(base, lfd, EV_READ | EV_PERSIST, on_accept, NULL);
-	ev_accept_again = evtimer_new(base, on_accept_again, NULL);
-	if (!ev_accept || !ev_accept_again)
-		fatalx("event_new failed");
-	event_add(ev_accept, NULL);
+	accept_start(lfd);
 	if (restarted == 1 && rs.crashed) {
 		log_info("after a crash: %u pool%s and %llu persistent block%s "
 			 "recovered", rs.npools, rs.npools == 1 ? "" : "s",
@@ -1102,14 +616,11 @@ server_run(const struct server_opts *o, struct config *cf)
 	event_free(release_ev);
 	event_free(journal_ev);
 	event_free(log_limits_ev);
-	event_free(ev_accept);
-	event_free(ev_accept_again);
+	accept_teardown();
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);
 	close(lfd);
-	if (reserve_fd >= 0)
-		close(reserve_fd);
 	/* systemd owns a socket it passed, or its store holds ours. */
 	if (!socket_activated && !restart_stored())
 		unlink(server_socket);

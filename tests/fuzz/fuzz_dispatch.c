@@ -10,7 +10,8 @@
  * granularity 64, mode 0644, owner 4242, group 4243, quota 64 KiB),
  * recreated for every input so each input starts from the same state.  An
  * input talks over one or two connections, each a socketpair(AF_UNIX,
- * SOCK_SEQPACKET) with a session and a peer exactly as server.c makes them
+ * SOCK_SEQPACKET) with a session and a peer exactly as server_accept.c
+ * makes them
  * (session_new reads SO_PEERCRED; the harness may then lower the session's
  * credentials to another uid, see below).  Datagrams go to dispatch_message
  * directly (only while the peer still reads: once killed, peer.c reads no
@@ -91,7 +92,7 @@
  *            client stops reading its replies, or reads them again, so
  *            the peer has to queue them; bit 3: if the connection is
  *            opened for this datagram, it is one over the connection
- *            limit, refused at once as server.c does; bit 4: two seconds
+ *            limit, refused at once as the daemon does; bit 4: two seconds
  *            pass on the idle clock first, and the idle tick runs with
  *            idle_trim = 1, so a pool left alone starts a trim in steps
  *            of 64 KiB, one after each datagram; bit 5: if a lookup of
@@ -1089,7 +1090,7 @@ deliverable(const uint8_t *buf, size_t len)
 	return ok;
 }
 
-/* The peer's callback, as server.c's: NULL means the peer is gone. */
+/* The peer's callback, as server_accept.c's: NULL: the peer is gone. */
 static void
 on_peer(struct peer *p, const uint8_t *buf, size_t len, void *arg)
 {
@@ -1126,7 +1127,7 @@ conn_open(struct conn *c, bool over_limit)
 		c->s->groups[0] = id->group;
 	}
 	if (over_limit) {
-		/* As server.c refuses one connection too many. */
+		/* As server_accept.c refuses one connection too many. */
 		dispatch_refuse_connection(sv[0], -EUSERS,
 					   "too many clients connected");
 		session_free(c->s);
