@@ -127,7 +127,8 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/recover.c daemon/notify.c daemon/hugepage.c \
                daemon/closer.c daemon/socket_dir.c daemon/peer_store.c \
                daemon/peer_kept.c daemon/server_accept.c \
-               daemon/server_listen.c daemon/server_pools.c
+               daemon/server_listen.c daemon/server_pools.c \
+               daemon/peer_socket.c
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o) $(STATE_OBJ)
 # -pthread: destroyed pools' memfds are closed on a thread (closer.c).
 DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null) $(SD_LIBS) \

@@ -7,10 +7,10 @@
  * descriptors we did not ask for is a protocol violation: the descriptors
  * are closed and the peer is dropped.  Where the kernel can (Linux 6.16),
  * no descriptor gets that far: the daemon's sockets refuse them
- * (peer_refuse_fds), for the close of one a client passed, and closed its
- * own copy of, would be the daemon's to wait out (a TCP socket lingering
- * over bytes its peer never reads: up to its SO_LINGER, on the only
- * thread).
+ * (peer_refuse_fds, peer_socket.c), for the close of one a client
+ * passed, and closed its own copy of, would be the daemon's to wait out
+ * (a TCP socket lingering over bytes its peer never reads: up to its
+ * SO_LINGER, on the only thread).
  *
  * Writes: the replies to one read batch are staged in a static buffer and
  * go out together with one sendmmsg when the batch ends, so a client that
@@ -35,8 +35,9 @@
  * exempt), and every client's open with it.  A connection holds at most
  * its socket's send buffer of them, and 8 more queued here.  That buffer
  * is the daemon's own, PEER_SNDBUF (some 170 small replies), set on each
- * connection (peer_bound_sndbuf, unless net.core.wmem_max would keep it
- * under the largest reply): the kernel's default is
+ * connection (peer_bound_sndbuf in peer_socket.c, unless
+ * net.core.wmem_max would keep it under the largest reply): the kernel's
+ * default is
  * net.core.wmem_default, which an administrator may raise (common
  * tuning), and each connection would then hold that many more (some 270
  * replies at the kernel's default of 208 KiB, ten times that at 2 MiB),
@@ -102,6 +103,7 @@
 #include "memtrim.h"
 #include "peer.h"
 #include "peer_kept.h"
+#include "peer_socket.h"
 
 #define PEER_READ_BATCH 64
 #define OUTMSG_OVERHEAD 32	/* the allocator's share of a queued reply */
@@ -185,88 +187,6 @@ peer_new_undo(struct peer *p)
 	if (p->ev_closed)
 		event_free(p->ev_closed);
 	free(p);
-}
-
-uid_t
-peer_uid(int fd)
-{
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1)
-		return (uid_t)-1;
-	return cr.uid;
-}
-
-/*
- * Does the buffer SO_SNDBUF gives for PEER_SNDBUF take the largest reply?
- * The kernel caps what it asks for at net.core.wmem_max, and refuses a
- * datagram over the buffer less 32 bytes (EMSGSIZE: the client would be
- * dropped): under 32 KiB of cap, a sixth of the kernel's default, it
- * would not, where the machine's default buffer may.  Asked of a socket
- * of our own: 1 yes, 0 no (said once), -1 unknown (no descriptor to ask
- * with: asked again at the next connection).
- */
-static int
-sndbuf_cap_fits(void)
-{
-	int sv[2], want = PEER_SNDBUF / 2, got = 0;
-	socklen_t len = sizeof(got);
-	bool asked;
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
-		return -1;
-	asked = setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &want,
-			   sizeof(want)) == 0 &&
-		getsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &got, &len) == 0;
-	close(sv[0]);
-	close(sv[1]);
-	if (!asked)
-		return -1;
-	if (got >= PEER_MAX_MESSAGE + 32)
-		return 1;
-	log_warnx("net.core.wmem_max caps a connection's send buffer at %d "
-		  "bytes, under the largest reply: connections keep the "
-		  "machine's default (net.core.wmem_default), and may hold as "
-		  "many descriptors in flight as it takes", got);
-	return 0;
-}
-
-/*
- * Make fd's send buffer PEER_SNDBUF, if the machine's default is larger
- * and the cap on it leaves room for the largest reply (sndbuf_cap_fits,
- * asked once: a restart in place asks again); a smaller one (a lowered
- * wmem_default) bounds it already.  Whatever the buffer will not take is
- * queued here, as for any client that reads slowly.
- */
-static void
-peer_bound_sndbuf(int fd)
-{
-	static int fits = -1;
-	int now, want = PEER_SNDBUF / 2;
-	socklen_t len = sizeof(now);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &now, &len) != 0 ||
-	    now <= PEER_SNDBUF)
-		return;
-	if (fits < 0)
-		fits = sndbuf_cap_fits();
-	if (fits > 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want,
-				 sizeof(want));
-}
-
-#ifndef SO_PASSRIGHTS
-#define SO_PASSRIGHTS 83	/* Linux 6.16; libc headers may lack it */
-#endif
-
-void
-peer_refuse_fds(int fd)
-{
-	int off = 0;
-
-	/* ENOPROTOOPT before 6.16: drop_passed_fds is all there is then. */
-	(void)setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &off, sizeof(off));
 }
 
 struct peer *
@@ -1062,31 +982,6 @@ peer_on_write(evutil_socket_t fd, short what, void *arg)
 	event_del(p->ev_write);
 	if (p->dead)
 		peer_free(p);
-}
-
-/* Close descriptors a client tried to pass us; true if there were any. */
-static bool
-drop_passed_fds(struct msghdr *msg)
-{
-	struct cmsghdr *c;
-	bool any = false;
-
-	for (c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			size_t i;
-
-			for (i = 0; i < n; i++) {
-				int fd;
-
-				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int),
-				       sizeof(int));
-				close(fd);
-			}
-			any = true;
-		}
-	}
-	return any;
 }
 
 /*
