@@ -108,7 +108,7 @@ accept_one(int fd)
 	 * still get in to look.  Of max_connections, not past it, so that
 	 * it stays the most descriptors connections take (raise_nofile).
 	 * The connections kept for the descriptors their clients have not
-	 * read (peer.c) are still theirs: else a uid could pile those up.
+	 * read (peer_kept.c) are still theirs: else a uid could pile those up.
 	 * They are swept (a system call each) only when they would refuse.
 	 */
 	reserved = session_admin(s, server_cf) ? 0 :
