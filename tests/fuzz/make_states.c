@@ -57,7 +57,9 @@
  *
  *   cc -std=gnu11 -O1 -Wall -Wextra -D_GNU_SOURCE -Idaemon -Ibuild/proto \
  *     -o build/make_states tests/fuzz/make_states.c build/proto/state.pb-c.c \
- *     daemon/peer.c daemon/log.c -lprotobuf-c -levent
+ *     daemon/peer.c daemon/peer_kept.c daemon/peer_store.c \
+ *     daemon/peer_socket.c daemon/fdstore.c daemon/notify.c daemon/log.c \
+ *     -lprotobuf-c -levent -lsystemd
  *   build/make_states tests/fuzz/corpus
  */
 #include <errno.h>
