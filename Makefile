@@ -198,7 +198,8 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_crash_load \
               itest_cache_threads itest_cache_app \
               itest_numa \
-              itest_huge itest_evict itest_names_wait itest_alloc_wait \
+              itest_huge itest_evict itest_evict_realloc itest_evict_restart \
+              itest_names_wait itest_alloc_wait \
               itest_alloc_wait_order itest_alloc_wait_parts \
               itest_set itest_limit itest_user_quota \
               itest_user_quota_entries itest_stats_abi \
@@ -403,6 +404,11 @@ $(BUILD)/tests/itest_poolctl $(BUILD)/tests/itest_poolctl_admin \
 $(BUILD)/tests/itest_recover $(BUILD)/tests/itest_recover_store \
   $(BUILD)/tests/itest_recover_midway: \
   $(BUILD)/tests/integration/recover_util.o
+
+# Evictable names: the daemon and its pools, a pool filled with names.
+$(BUILD)/tests/itest_evict $(BUILD)/tests/itest_evict_realloc \
+  $(BUILD)/tests/itest_evict_restart: \
+  $(BUILD)/tests/integration/evict_util.o
 
 # The allocations that wait: pools made full, waiters, the daemon stopped.
 $(BUILD)/tests/itest_alloc_wait $(BUILD)/tests/itest_alloc_wait_order \
