@@ -179,7 +179,8 @@ UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
                test_uid_holds test_uquota_random
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
-              itest_memory itest_badinput itest_poolctl itest_poolctl_admin \
+              itest_memory itest_badinput itest_badinput_api \
+              itest_badinput_words itest_poolctl itest_poolctl_admin \
               itest_poolctl_errors itest_poolctl_acl itest_config \
               itest_systemd itest_stress itest_limits itest_batch \
               itest_cache itest_silent itest_liar itest_liar_features \
@@ -394,6 +395,11 @@ $(BUILD)/tests/itest_acl_api $(BUILD)/tests/itest_poolctl_acl \
 $(BUILD)/tests/itest_user_quota $(BUILD)/tests/itest_uquota_shared \
   $(BUILD)/tests/itest_uquota_random: \
   $(BUILD)/tests/integration/quota_util.o
+
+# Bad input's: raw connections, the daemon and its normal client.
+$(BUILD)/tests/itest_badinput $(BUILD)/tests/itest_badinput_api \
+  $(BUILD)/tests/itest_badinput_words: \
+  $(BUILD)/tests/integration/badinput_util.o
 
 # The poolctl command line's: its daemon, poolctl run as root or nobody.
 $(BUILD)/tests/itest_poolctl $(BUILD)/tests/itest_poolctl_admin \
