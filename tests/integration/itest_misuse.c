@@ -2,7 +2,7 @@
  * itest_misuse.c - a careless program misuses libpoolclient's API, and
  * gets a clear error each time: nothing it holds is harmed, nothing hangs,
  * no descriptor leaks.  (A lying daemon is itest_liar's; fork is
- * itest_fork's; the daemon's answers to bad requests are itest_badinput's.)
+ * itest_fork's; the daemon's answers to bad requests are itest_badinput*'s.)
  *
  *   over_aligned_allocation_refused   pool_alloc_aligned with an alignment
  *       past the mapping's (which the man page promises the address shares
