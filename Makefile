@@ -183,7 +183,8 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_badinput_words itest_poolctl itest_poolctl_admin \
               itest_poolctl_errors itest_poolctl_acl itest_config \
               itest_systemd itest_stress itest_limits itest_batch \
-              itest_cache itest_silent itest_liar itest_liar_features \
+              itest_cache itest_cache_unsent itest_cache_waits \
+              itest_silent itest_liar itest_liar_features \
               itest_liar_lists itest_release itest_drop \
               itest_wait itest_fork itest_books itest_clients \
               itest_handles itest_dropping itest_quota itest_quota_uids \
@@ -415,6 +416,11 @@ $(BUILD)/tests/itest_recover $(BUILD)/tests/itest_recover_store \
 $(BUILD)/tests/itest_evict $(BUILD)/tests/itest_evict_realloc \
   $(BUILD)/tests/itest_evict_restart: \
   $(BUILD)/tests/integration/evict_util.o
+
+# The client cache's: a daemon for each test, its handles, the send failed.
+$(BUILD)/tests/itest_cache $(BUILD)/tests/itest_cache_unsent \
+  $(BUILD)/tests/itest_cache_waits: \
+  $(BUILD)/tests/integration/cache_util.o
 
 # The allocations that wait: pools made full, waiters, the daemon stopped.
 $(BUILD)/tests/itest_alloc_wait $(BUILD)/tests/itest_alloc_wait_order \
@@ -694,7 +700,8 @@ jobs    = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 1
 ASAN_FLAGS := BUILD=$(BUILD)/asan SAN=1 OPT=-O1
 TEST_ALONE ?= itest_release itest_wait itest_dropping systemd_real.sh
 TEST_WAITING ?= itest_memory itest_logs itest_notify itest_connect \
-                itest_silent itest_restart_guard itest_cache itest_poolctl \
+                itest_silent itest_restart_guard itest_cache \
+                itest_cache_unsent itest_cache_waits itest_poolctl \
                 itest_poolctl_admin itest_poolctl_errors \
                 itest_alloc_wait itest_alloc_wait_order itest_alloc_wait_parts \
                 itest_restart_busy itest_restart_edges
@@ -724,7 +731,8 @@ test: test-deps
 # one refusal, read by either (itest_liar_features and itest_liar_lists,
 # once part of it, with it); itest_destroy_fork: the daemon's closer
 # thread.  poolctl is built too: tests run it.
-TSAN_TESTS := itest_threads itest_cache itest_sharemap_renew \
+TSAN_TESTS := itest_threads itest_cache itest_cache_unsent \
+              itest_cache_waits itest_sharemap_renew \
               itest_cache_threads test_cache_lock itest_limit itest_limits \
               itest_liar itest_liar_features itest_liar_lists \
               itest_destroy_fork
