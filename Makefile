@@ -182,6 +182,7 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_badinput_api \
               itest_badinput_words itest_poolctl itest_poolctl_admin \
               itest_poolctl_errors itest_poolctl_acl itest_config \
+              itest_config_file itest_config_numbers \
               itest_systemd itest_stress itest_limits itest_batch \
               itest_cache itest_cache_unsent itest_cache_waits \
               itest_silent itest_liar itest_liar_features \
@@ -416,6 +417,11 @@ $(BUILD)/tests/itest_recover $(BUILD)/tests/itest_recover_store \
 $(BUILD)/tests/itest_evict $(BUILD)/tests/itest_evict_realloc \
   $(BUILD)/tests/itest_evict_restart: \
   $(BUILD)/tests/integration/evict_util.o
+
+# The configuration file's: the file written, its refusals, --check-config.
+$(BUILD)/tests/itest_config $(BUILD)/tests/itest_config_file \
+  $(BUILD)/tests/itest_config_numbers: \
+  $(BUILD)/tests/integration/config_util.o
 
 # The client cache's: a daemon for each test, its handles, the send failed.
 $(BUILD)/tests/itest_cache $(BUILD)/tests/itest_cache_unsent \
