@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -495,13 +496,19 @@ big_process(void *arg)
 	return 0;
 }
 
-/* The largest cache its handle reported until the pairs were over. */
+/*
+ * The largest cache its handle reported until the pairs were over.  The
+ * first sample is taken before the pairs begin (first is posted then, or
+ * at a failure): a sampler a loaded machine ran only once they were over
+ * took none at all.
+ */
 struct big_sampler {
 	struct big_run *run;
 	struct pool *p;
 	uint64_t most;
 	unsigned long samples;
 	int rc;
+	sem_t first;
 };
 
 static void *
@@ -510,13 +517,16 @@ big_sample(void *arg)
 	struct big_sampler *m = arg;
 	struct pool_stats st;
 
-	while (!__atomic_load_n(&m->run->done, __ATOMIC_ACQUIRE)) {
+	do {
 		if ((m->rc = pool_stats(m->p, &st)) != 0)
 			break;
 		if (st.client_cached_bytes > m->most)
 			m->most = st.client_cached_bytes;
-		m->samples++;
-	}
+		if (m->samples++ == 0)
+			sem_post(&m->first);
+	} while (!__atomic_load_n(&m->run->done, __ATOMIC_ACQUIRE));
+	if (m->samples == 0)
+		sem_post(&m->first);
 	return NULL;
 }
 
@@ -548,15 +558,21 @@ big_daemon_blocks_per_pair(struct big_run *run, struct pool_conn *c,
 	}
 	pthread_barrier_wait(&run->bar);	/* filled */
 	EXPECT_RC(pool_stats_by_name(c, BIG_POOL, &before), 0);
-	if (m != NULL)
+	if (m != NULL) {
+		assert_int_equal(sem_init(&m->first, 0, 0), 0);
 		assert_int_equal(pthread_create(&sampler, NULL, big_sample,
 						m), 0);
+		while (sem_wait(&m->first) != 0)
+			assert_int_equal(errno, EINTR);
+	}
 	pthread_barrier_wait(&run->bar);	/* go */
 	pthread_barrier_wait(&run->bar);	/* pairs done */
 	EXPECT_RC(pool_stats_by_name(c, BIG_POOL, &after), 0);
 	__atomic_store_n(&run->done, 1, __ATOMIC_RELEASE);
-	if (m != NULL)
+	if (m != NULL) {
 		assert_int_equal(pthread_join(sampler, NULL), 0);
+		sem_destroy(&m->first);
+	}
 	pthread_barrier_wait(&run->bar);	/* counted */
 	for (i = 0; i < BIG_WORKERS; i++) {
 		if (p != NULL) {
