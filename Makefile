@@ -689,14 +689,18 @@ $(BUILD)/bench/bench_boost: $(BENCH_DIR)/bench_boost.o $(BENCH_COMMON)
 # or 1 on one CPU), TEST_ALONE's by themselves: they count what other
 # clients get done while the daemon works in steps, or time a real
 # systemd's watchdog.  TEST_WAITING's mostly sleep (out the daemon's idle
-# timers, its status interval, its log's 10 s windows, connect bounds,
-# restarts' probes): they run in a lane of their own beside the two busy
-# ones (TEST_WAIT_JOBS, 1), which take them too once their own are done.
+# timers, its status interval, its log's 10 s windows, its looks at kept
+# connections, connect bounds, restarts' probes, crashed daemons' ends):
+# they run in two lanes of their own beside the two busy ones
+# (TEST_WAIT_JOBS, 2), which take them too once their own are done.  They
+# use little CPU (less than half their wall time, under ASan too; most a
+# tenth or less), so the busy ones keep the CPUs much as before.
 # TEST_FIRST's, the longest, start before the rest of their lane, in the
 # list's order: test_lint.sh and test_fuzz_smoke.sh, which keep both CPUs
 # busy, not side by side (itest_memory, mostly waiting for idle timers,
-# beside the busiest).  itest_memory's bounds are the daemon's own memory
-# and wakeups: it passed beside two busy loops, plain and under ASan.
+# beside the busiest); itest_destroy_fork first of the TSan tree's.
+# itest_memory's bounds are the daemon's own memory and wakeups: it passed
+# beside two busy loops, plain and under ASan.
 RESULTS := $(BUILD)/test-results.txt $(BUILD)/test-results-nocache.txt \
            $(BUILD)/asan/test-results.txt $(BUILD)/tsan/test-results.txt
 # Wall and CPU seconds of each build and run phase, for tests/summary.sh.
@@ -710,11 +714,13 @@ TEST_WAITING ?= itest_memory itest_logs itest_notify itest_connect \
                 itest_cache_unsent itest_cache_waits itest_poolctl \
                 itest_poolctl_admin itest_poolctl_errors \
                 itest_alloc_wait itest_alloc_wait_order itest_alloc_wait_parts \
-                itest_restart_busy itest_restart_edges
+                itest_restart_busy itest_restart_edges itest_unread_fds \
+                itest_journal_group itest_nomem itest_alloc_persist
 TEST_FIRST ?= test_lint.sh test_heap_random test_block_index itest_python.py \
               test_fuzz_smoke.sh test_cost_flat.sh test_nosystemd.sh \
-              itest_threads itest_stress \
-              itest_memory itest_logs itest_notify itest_restart_guard \
+              itest_destroy_fork itest_threads itest_stress \
+              itest_memory itest_unread_fds itest_logs itest_notify \
+              itest_journal_group itest_restart_guard itest_nomem \
               itest_connect
 export TEST_ALONE TEST_FIRST TEST_WAITING
 test: test-deps

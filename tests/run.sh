@@ -13,10 +13,11 @@
 # get done while the daemon works in steps, or time a real systemd.
 # Those named in $TEST_WAITING, which mostly sleep (out a daemon's
 # timers, a rate limit's window, a bound), run in $TEST_WAIT_JOBS lanes
-# of their own (default 1; 0 where TEST_JOBS is 1) beside the TEST_JOBS
-# busy ones, which take them too once none of their own are left.  In
-# each lane, those named in $TEST_FIRST start first, in its order (the
-# longest: the others fill the CPUs meanwhile).  The outputs are printed,
+# of their own (default 2; 0 where TEST_JOBS is 1) beside the TEST_JOBS
+# busy ones, which take them too once none of their own are left: using
+# little CPU, two of them fit beside the busy ones.  In each lane, those
+# named in $TEST_FIRST start first, in its order (the longest: the
+# others fill the CPUs meanwhile).  The outputs are printed,
 # and the results written, in the order given, as each program and all
 # before it are done.
 #
@@ -83,7 +84,7 @@ case $jobs in
 esac
 [ -n "${TEST_JOBS:-}" ] || [ "$jobs" -le 2 ] || jobs=2
 if [ "$jobs" -gt 1 ]; then
-	wjobs=${TEST_WAIT_JOBS:-1}
+	wjobs=${TEST_WAIT_JOBS:-2}
 else
 	wjobs=${TEST_WAIT_JOBS:-0}
 fi
