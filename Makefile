@@ -767,11 +767,28 @@ check-build: test-deps $(filter all,$(MAKECMDGOALS))
 check-build-files: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS) \
 		$(COST_DRIVER) $(SD_HOLDER) $(SD_UNREAD) $(PY_ABI)
 
-# Programs the client cache changes nothing in, which mostly wait: the
-# daemon's notifications to systemd (its 10 s status interval), its log's
-# rate limits (their 10 s windows), connecting (bounds of seconds) and
-# clients that go silent.  Not run again with the cache off.
-NOCACHE_SKIP := itest_notify itest_logs itest_connect itest_silent
+# Programs the client cache changes nothing in, not run again with the
+# cache off:
+# - those that mostly wait: the daemon's notifications to systemd (its
+#   10 s status interval, itest_notify), its log's rate limits (their 10 s
+#   windows, itest_logs), connecting (bounds of seconds, itest_connect) and
+#   clients that go silent (itest_silent);
+# - itest_unread_fds: what the daemon keeps of clients that leave its
+#   replies unread, whose floods are spoken raw; the library's clients
+#   there open, close and ask, and one allocates only to hang names on
+#   for a listing;
+# - those whose clients have no pool handle of the library's, which alone
+#   has a cache: itest_books, itest_check_paced, itest_clients,
+#   itest_dropping, itest_handles, itest_quota and itest_quota_uids speak
+#   the protocol raw (the second and third run poolctl too), itest_list
+#   and itest_liar_lists list and ask through a connection and poolctl,
+#   itest_probe_exit runs no client;
+# - itest_dlclose, whose client sets its own cache's budget.
+NOCACHE_SKIP := itest_notify itest_logs itest_connect itest_silent \
+                itest_unread_fds itest_books itest_check_paced \
+                itest_clients itest_dropping itest_handles itest_quota \
+                itest_quota_uids itest_list itest_liar_lists \
+                itest_probe_exit itest_dlclose
 
 check-suite: check-build
 	-@POOLMGR_BUILD=$(BUILD) sh tests/run.sh $(BUILD) $(UNIT_BINS) \
