@@ -84,13 +84,13 @@ usage_of_pool(const struct dpool *p, Poolmgr__UserUsage **out, size_t *n)
 	Poolmgr__UserUsage *u, *e;
 	size_t naccounts = 0, ncharges;
 
-	LIST_FOREACH(a, &p->users, entry)
+	USER_ACCOUNT_FOREACH(a, p)
 		naccounts++;
 	if (!(u = calloc(p->ncharges + naccounts + 1, sizeof(*u))))
 		return -ENOMEM;
 	ncharges = usage_of_charges(p, u);
 	*n = ncharges;
-	LIST_FOREACH(a, &p->users, entry) {
+	USER_ACCOUNT_FOREACH(a, p) {
 		if (!(e = charged_entry(u, ncharges, a->uid))) {
 			e = &u[(*n)++];
 			poolmgr__user_usage__init(e);

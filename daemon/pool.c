@@ -435,7 +435,7 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 	persist_times_init(&p->persist_times);
 	evict_init(&p->evict);
 	LIST_INIT(&p->handles);
-	LIST_INIT(&p->users);
+	RB_INIT(&p->users);
 	LIST_INIT(&p->closing_work);
 	TAILQ_INSERT_TAIL(&pools, p, entry);
 	npools++;

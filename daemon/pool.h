@@ -12,6 +12,7 @@
 #define POOLMGRD_POOL_H
 
 #include <bsd/sys/queue.h>
+#include <bsd/sys/tree.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -163,7 +164,7 @@ struct persist_charge {
 };
 
 LIST_HEAD(handle_list, handle);
-LIST_HEAD(user_account_list, user_account);
+RB_HEAD(user_account_tree, user_account);
 
 struct dpool {
 	TAILQ_ENTRY(dpool) entry;
@@ -266,8 +267,9 @@ struct dpool {
 	uint64_t invalid_frees;	/* refused before reaching the engine */
 	struct handle_list handles;
 	uint32_t nhandles;
-	struct user_account_list users;	/* of the uids with handles open
-					 * on it (session.c) */
+	/* Of the uids with handles open on it, by uid (session.c): a
+	 * uid's account is found in O(log uids). */
+	struct user_account_tree users;
 	uint64_t client_cached;	/* handle_cached over the open handles
 				 * (handle_set_bytes): client_cached_bytes */
 	uint32_t releasing;	/* freed blocks still held while their pages

@@ -189,7 +189,7 @@ uid_charges_wrong(struct dpool *p, char *problem, size_t len)
 		snprintf(problem, len, "pool %s: %s", p->name, why);
 		return -EFAULT;
 	}
-	LIST_FOREACH(u, &p->users, entry)
+	USER_ACCOUNT_FOREACH(u, p)
 		u->check_bytes = 0;
 	LIST_FOREACH(h, &p->handles, in_pool)
 		h->user->check_bytes += h->moving;
@@ -216,7 +216,7 @@ uid_charges_wrong(struct dpool *p, char *problem, size_t len)
 			 (unsigned long long)p->uid_holds.count);
 		return -EFAULT;
 	}
-	LIST_FOREACH(u, &p->users, entry)
+	USER_ACCOUNT_FOREACH(u, p)
 		if (u->bytes != u->check_bytes) {
 			snprintf(problem, len, "pool %s: uid %u holds %llu "
 				 "bytes (each block once), its account says "
@@ -244,7 +244,7 @@ closing_wrong(struct dpool *p, char *problem, size_t len)
 	struct handle *h;
 	uint32_t n = 0;
 
-	LIST_FOREACH(u, &p->users, entry) {
+	USER_ACCOUNT_FOREACH(u, p) {
 		u->stamp = stamp;
 		u->check_closing = 0;
 	}
@@ -268,7 +268,7 @@ closing_wrong(struct dpool *p, char *problem, size_t len)
 			 log_plural(n), p->closing);
 		return -EFAULT;
 	}
-	LIST_FOREACH(u, &p->users, entry)
+	USER_ACCOUNT_FOREACH(u, p)
 		if (u->nclosing != u->check_closing) {
 			snprintf(problem, len, "pool %s: uid %u has %u closed "
 				 "handle%s dropping references, its account "

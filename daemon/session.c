@@ -71,7 +71,7 @@ session_pid_handles(const struct dpool *p, pid_t pid, uint32_t id,
 	const struct handle *h;
 	unsigned count = 0;
 
-	LIST_FOREACH(u, &p->users, entry)
+	USER_ACCOUNT_FOREACH(u, p)
 		LIST_FOREACH(a, &u->accounts, by_user) {
 			if (a->session->pid != pid)
 				continue;
@@ -264,26 +264,27 @@ handle_slots_remove(struct session *s, struct handle *h)
 	slots[i] = NULL;
 }
 
-/*
- * The account of s on p, made if there is none (NULL if there is no memory
- * for it).  A session's handles are mostly on a pool or two, so the walk is
- * short and happens only at open.
- */
+static int
+user_account_cmp(const struct user_account *a, const struct user_account *b)
+{
+	return a->uid < b->uid ? -1 : a->uid > b->uid;
+}
+
+RB_GENERATE(user_account_tree, user_account, entry, user_account_cmp)
+
+/* The account of uid on p, or NULL: O(log uids). */
 static struct user_account *
 user_account_find(const struct dpool *p, uid_t uid)
 {
-	struct user_account *u;
+	struct user_account key = {.uid = uid};
 
-	LIST_FOREACH(u, &p->users, entry)
-		if (u->uid == uid)
-			return u;
-	return NULL;
+	return RB_FIND(user_account_tree,
+		       (struct user_account_tree *)&p->users, &key);
 }
 
 /*
  * The account of uid on p, made if there is none (NULL if there is no
- * memory for it).  The walk is over the uids with handles open on p, at
- * an open's first handle on the pool only.
+ * memory for it).
  */
 static struct user_account *
 user_account_get(struct dpool *p, uid_t uid)
@@ -294,12 +295,18 @@ user_account_get(struct dpool *p, uid_t uid)
 		return u;
 	if (!(u = calloc(1, sizeof(*u))))
 		return NULL;
+	u->pool = p;
 	u->uid = uid;
 	LIST_INIT(&u->accounts);
-	LIST_INSERT_HEAD(&p->users, u, entry);
+	RB_INSERT(user_account_tree, &p->users, u);
 	return u;
 }
 
+/*
+ * The account of s on p, made if there is none (NULL if there is no memory
+ * for it).  A session's handles are mostly on a pool or two, so the walk is
+ * short and happens only at open.
+ */
 static struct session_account *
 account_get(struct session *s, struct dpool *p)
 {
@@ -313,7 +320,7 @@ account_get(struct session *s, struct dpool *p)
 		return NULL;
 	if (!(a = calloc(1, sizeof(*a)))) {
 		if (u->naccounts == 0 && u->nclosing == 0) {
-			LIST_REMOVE(u, entry);
+			RB_REMOVE(user_account_tree, &p->users, u);
 			free(u);
 		}
 		return NULL;
@@ -335,7 +342,7 @@ user_account_maybe_free(struct user_account *u)
 	if (u->naccounts || u->nclosing)
 		return;
 	assert(u->bytes == 0 && u->nhandles == 0);
-	LIST_REMOVE(u, entry);
+	RB_REMOVE(user_account_tree, &u->pool->users, u);
 	free(u);
 }
 
@@ -652,7 +659,7 @@ accounts_check(const struct dpool *p, char *problem, size_t len)
 	const struct handle *h;
 	uint32_t n, nacc;
 
-	LIST_FOREACH(u, &p->users, entry) {
+	USER_ACCOUNT_FOREACH(u, p) {
 		nacc = 0;
 		LIST_FOREACH(a, &u->accounts, by_user) {
 			n = 0;
@@ -701,7 +708,7 @@ session_check_pool(struct dpool *p, char *problem, size_t len)
 	struct session_account *a;
 	struct user_account *u;
 
-	LIST_FOREACH(u, &p->users, entry)
+	USER_ACCOUNT_FOREACH(u, p)
 		u->check_handles = 0;
 	LIST_FOREACH(h, &p->handles, in_pool) {
 		h->account->check_bytes = 0;
@@ -749,7 +756,7 @@ session_check_pool(struct dpool *p, char *problem, size_t len)
 	}
 	if (accounts_check(p, problem, len))
 		return -EFAULT;
-	LIST_FOREACH(u, &p->users, entry)
+	USER_ACCOUNT_FOREACH(u, p)
 		if ((u->naccounts == 0 && u->nclosing == 0) ||
 		    u->nhandles != u->check_handles) {
 			snprintf(problem, len, "pool %s: uid %u's account "

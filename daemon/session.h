@@ -65,7 +65,8 @@ struct session_account {
  * users).
  */
 struct user_account {
-	LIST_ENTRY(user_account) entry;
+	RB_ENTRY(user_account) entry;	/* in its pool's users */
+	struct dpool *pool;
 	uid_t uid;
 	LIST_HEAD(, session_account) accounts;	/* its connections' there */
 	uint32_t naccounts;	/* sessions' accounts on it */
@@ -84,6 +85,17 @@ struct user_account {
 	uint64_t stamp;		/* the walk of a block's holds that last met
 				 * it (user_stamp_next) */
 };
+
+/* A pool's uids' accounts by uid, for the files that walk them. */
+RB_PROTOTYPE(user_account_tree, user_account, entry, user_account_cmp)
+
+/* Each uid's account u on pool p, by uid; a walk changes nothing, so p
+ * and u may be const. */
+#define USER_ACCOUNT_FOREACH(u, p)					\
+	for ((u) = RB_MIN(user_account_tree,				\
+			  (struct user_account_tree *)&(p)->users);	\
+	     (u); (u) = RB_NEXT(user_account_tree, NULL,		\
+				(struct user_account *)(u)))
 
 struct handle {
 	LIST_ENTRY(handle) in_pool;
@@ -258,7 +270,7 @@ uint64_t session_user_bytes(const struct dpool *p, uid_t uid);
 uint64_t handle_user_bytes(const struct handle *h);
 /*
  * uid's closed handles on p still dropping their references, which its
- * account counts until they are dropped (a walk of p's uids).
+ * account counts until they are dropped.
  */
 uint32_t session_user_closing(const struct dpool *p, uid_t uid);
 /*

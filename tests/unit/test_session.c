@@ -15,6 +15,14 @@
  *       open handle is found by its id and each closed id is not, checked
  *       for the handle touched at every step and for all of them every
  *       1000 steps.
+ *   uid_accounts_found_by_uid   512 connections of 512 uids (set on
+ *       the sessions directly) open and close handles on one pool in a
+ *       random order, 20,000 steps: each open handle counts on its own
+ *       uid's account and none other, every uid with a handle has one
+ *       account and every other uid none, and the pool's own check of
+ *       the accounts passes every 500 steps (the accounts are a tree by
+ *       uid, so that a refusal or an open finds one without a walk of
+ *       the pool's uids).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -25,6 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -34,6 +44,9 @@
 
 #define STEPS 200000
 #define CHECK_ALL_EVERY 1000
+#define UIDS 512
+#define UID_STEPS 20000
+#define UID_CHECK_EVERY 500
 
 static void
 ids_run_out_rather_than_wrap(void **state)
@@ -108,6 +121,69 @@ table_agrees_with_the_list(void **state)
 	all_found(s, open, nopen);
 }
 
+/* Each uid's account: there for the uids with handles, and theirs. */
+static void
+uid_accounts_agree(struct dpool *p, struct handle **h)
+{
+	const struct user_account *u;
+	char problem[256] = "";
+	unsigned i, n = 0, found = 0;
+
+	for (i = 0; i < UIDS; i++) {
+		if (!h[i])
+			continue;
+		n++;
+		assert_int_equal(h[i]->account->user->uid, 1000 + i);
+		assert_ptr_equal(h[i]->user, h[i]->account->user);
+		assert_int_equal(h[i]->account->user->nhandles, 1);
+	}
+	USER_ACCOUNT_FOREACH(u, p) {
+		assert_true(u->uid >= 1000 && u->uid < 1000 + UIDS);
+		assert_non_null(h[u->uid - 1000]);
+		found++;
+	}
+	assert_int_equal(found, n);
+	if (session_check_pool(p, problem, sizeof(problem)))
+		fail_msg("%s", problem);
+}
+
+static void
+uid_accounts_found_by_uid(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	static struct session *s[UIDS];
+	static struct handle *h[UIDS];
+	int sv[UIDS][2];
+	unsigned i;
+
+	for (i = 0; i < UIDS; i++) {
+		assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv[i]),
+				 0);
+		assert_non_null(s[i] = session_new(sv[i][0]));
+		s[i]->uid = 1000 + i;
+		h[i] = NULL;
+	}
+	srand(11);
+	for (int step = 0; step < UID_STEPS; step++) {
+		i = (unsigned)rand() % UIDS;
+		if (h[i]) {
+			session_close(s[i], h[i]);
+			h[i] = NULL;
+		} else {
+			assert_non_null(h[i] = session_open(s[i], fx->p,
+							    false));
+		}
+		if (step % UID_CHECK_EVERY == 0)
+			uid_accounts_agree(fx->p, h);
+	}
+	uid_accounts_agree(fx->p, h);
+	for (i = 0; i < UIDS; i++) {
+		session_free(s[i]);
+		close(sv[i][1]);
+	}
+	assert_null(RB_ROOT(&fx->p->users));
+}
+
 int
 main(void)
 {
@@ -115,6 +191,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(ids_run_out_rather_than_wrap,
 			daemon_fixture_setup, daemon_fixture_teardown),
 		cmocka_unit_test_setup_teardown(table_agrees_with_the_list,
+			daemon_fixture_setup, daemon_fixture_teardown),
+		cmocka_unit_test_setup_teardown(uid_accounts_found_by_uid,
 			daemon_fixture_setup, daemon_fixture_teardown),
 	};
 
