@@ -16,9 +16,11 @@
  * the first one, its socket, its clients and their blocks untouched; and a
  * stale socket file - left by a daemon killed with SIGKILL, a socket bound
  * by a process that does not listen, or a plain file - is replaced and the
- * daemon starts.  A socket's directory that another uid may change (its
+ * daemon starts.  A directory on the way to the socket that every user
+ * may write (not sticky) stops a start; one another uid may change (its
  * own, group-writable, under one of its, or reached through its symbolic
- * link) stops a start.  An admin_group that is the socket's is warned of.
+ * link) is warned of, and the daemon listens all the same.  An
+ * admin_group that is the socket's is warned of.
  *
  * poolmgrd --check-config reads the file as a start would and touches
  * nothing else: beside a live daemon on the same socket it says ok or
