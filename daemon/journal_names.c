@@ -24,6 +24,17 @@
  * share no number with a keep of its own.  A name left out is still
  * asked out by this image until it is out; only the next image does not
  * know it, and the store holds it until the next start, as it says.
+ *
+ * No want of memory forgets one of the first UNREMOVED_NAMED: they are
+ * remembered in room of their own (first_room, 4 KiB), and the heap
+ * takes the rest.  Should the heap fail one past them, the lowest
+ * numbered of it and those remembered is forgotten, said to stay in the
+ * store until the next start: the UNREMOVED_NAMED or more remembered
+ * are numbered above it, the highest of them named, and the next image
+ * numbers above it too.  Each name whose removal failed is so named for
+ * the next image, or numbered below one that is.  (The room was all on
+ * the heap: with none remembered yet, the name itself was forgotten,
+ * the highest numbered in the store it may be, and nothing named it.)
  */
 #include <limits.h>
 #include <stdbool.h>
@@ -46,13 +57,17 @@
  * The names no journal of ours holds any more that the store was not
  * told to drop: the keep.<n> of pools gone or of a journal let go of,
  * and the old image's names (journal_ready).  Highest numbered first
- * whenever more than UNREMOVED_NAMED are (names_env).
+ * whenever more than UNREMOVED_NAMED are (names_env).  In first_room
+ * until more than UNREMOVED_NAMED are, then on the heap (the header
+ * comment).
  */
-static struct unremoved {
+struct unremoved {
 	bool journal;		/* journal.<id>, else keep.<id> */
 	uint64_t id;
-} *unremoved;
-static unsigned nunremoved, unremoved_cap;
+};
+static struct unremoved first_room[UNREMOVED_NAMED];
+static struct unremoved *unremoved = first_room;
+static unsigned nunremoved, unremoved_cap = UNREMOVED_NAMED;
 static struct again removals;
 
 static const char *unremoved_prefix(const struct unremoved *u);
@@ -147,25 +162,31 @@ unremoved_prefix(const struct unremoved *u)
 	return u->journal ? "journal" : "keep";
 }
 
-/* Room for twice as many unremoved names: false if memory is short. */
+/*
+ * Room for twice as many unremoved names, on the heap (first_room full
+ * or the heap's): false if memory is short.
+ */
 static bool
 unremoved_room(void)
 {
-	unsigned cap = unremoved_cap ? 2 * unremoved_cap : UNREMOVED_NAMED;
+	struct unremoved *heap = unremoved == first_room ? NULL : unremoved;
 	void *m;
 
 	if (unremoved_cap > UINT_MAX / 2 ||
-	    !(m = reallocarray(unremoved, cap, sizeof(*unremoved))))
+	    !(m = reallocarray(heap, 2 * unremoved_cap, sizeof(*unremoved))))
 		return false;
+	if (!heap)
+		memcpy(m, first_room, sizeof(first_room));
 	unremoved = m;
-	unremoved_cap = cap;
+	unremoved_cap *= 2;
 	return true;
 }
 
 /*
- * No room to remember u: the lowest numbered of u and those remembered
- * is forgotten, so that the highest stay named and the next image
- * numbers above the one forgotten too.
+ * No room to remember u, past first_room: the lowest numbered of u and
+ * those remembered is forgotten.  The UNREMOVED_NAMED or more left are
+ * above it and the highest of them named, so the next image numbers
+ * above the one forgotten too.
  */
 static void
 unremoved_forget(struct unremoved u)
@@ -176,7 +197,7 @@ unremoved_forget(struct unremoved u)
 	for (i = 1; i < nunremoved; i++)
 		if (unremoved[i].id < unremoved[low].id)
 			low = i;
-	if (nunremoved && unremoved[low].id < u.id) {
+	if (unremoved[low].id < u.id) {
 		gone = unremoved[low];
 		unremoved[low] = u;
 		names_env();
@@ -265,9 +286,11 @@ names_stop(bool forget)
 		(void)unstore(unremoved_prefix(&unremoved[i]),
 			      unremoved[i].id);
 	if (forget) {
-		free(unremoved);
-		unremoved = NULL;
-		nunremoved = unremoved_cap = 0;
+		if (unremoved != first_room)
+			free(unremoved);
+		unremoved = first_room;
+		unremoved_cap = UNREMOVED_NAMED;
+		nunremoved = 0;
 	}
 }
 

@@ -64,6 +64,16 @@
  *       removal's failure was not looked at: the keep stayed in the
  *       store named by nothing, and the image a restart in place
  *       executes could push a keep.<n> of its own beside it.)
+ *   unroomed_keep_handed  a pool destroyed while memory is short: its
+ *       keep.<n>'s removal fails (the store's removal copies its names
+ *       first), and no memory can be had to remember it, the first such
+ *       name.  POOLMGRD_JOURNAL names the keep all the same, and once
+ *       memory is back it is asked out, and named no more.  (With no
+ *       room, the lowest numbered of it and those remembered was
+ *       forgotten: with none remembered, the keep itself, the highest
+ *       numbered in the store, which nothing named then; the image a
+ *       restart in place executes could push a keep.<n> of its own
+ *       beside it.)
  *   handed_unremoved_handed  POOLMGRD_JOURNAL names an old image's
  *       journal.3 and keep.4, and the daemon's queue of notifications is
  *       full when the new one is ready, so that their removal fails:
@@ -141,6 +151,24 @@ strdup(const char *s)
 	if ((p = malloc(n)))
 		memcpy(p, s, n);
 	return p;
+}
+
+/*
+ * reallocarray as the C library's, but refused while
+ * reallocarray_refused: the names whose removal failed are remembered in
+ * room it grows (journal_names.c), and nothing else the journal does for
+ * a pool destroyed calls it.
+ */
+static bool reallocarray_refused;
+
+void *
+reallocarray(void *p, size_t n, size_t size)
+{
+	if (reallocarray_refused || (size && n > SIZE_MAX / size)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc(p, n * size);
 }
 
 static void
@@ -683,6 +711,43 @@ begin_refused_keeps_handed(void **state)
 	assert_true(names_hold(store.removed, "keep.1"));
 }
 
+static void
+unroomed_keep_handed(void **state)
+{
+	struct dpool *b = made("b");
+	char keep_b[32];
+	const char *names;
+	unsigned i;
+
+	(void)state;
+	store_drain();
+	assert_int_not_equal(b->keep_id, 0);
+	snprintf(keep_b, sizeof(keep_b), "keep.%llu",
+		 (unsigned long long)b->keep_id);
+	/* Its removal refused, and no room to remember it: the first. */
+	strdup_refused = reallocarray_refused = true;
+	journal_pool_gone(b);
+	strdup_refused = reallocarray_refused = false;
+	dpool_destroy(b, false);
+
+	assert_int_equal(journal_exec_names(), 0);
+	names = getenv("POOLMGRD_JOURNAL");
+	printf("handed over: %s\n", names ? names : "(nothing)");
+	assert_non_null(names);
+	assert_true(names_hold(names, keep_b));
+
+	/* Memory back: the removals' tries take it out. */
+	for (i = 0; i < 3 && !names_hold(store.removed, keep_b); i++) {
+		sleep_ms(store.step_ms);
+		journal_step();
+		store_drain();
+	}
+	printf("asked out: %s\n", store.removed);
+	assert_true(names_hold(store.removed, keep_b));
+	assert_int_equal(journal_exec_names(), 0);
+	assert_false(names_hold(getenv("POOLMGRD_JOURNAL"), keep_b));
+}
+
 /* keep.<id>, asked out of the store? */
 static bool
 asked_out(uint64_t id)
@@ -813,6 +878,8 @@ main(void)
 						setup_roomy, teardown),
 		cmocka_unit_test_setup_teardown(begin_refused_keeps_handed,
 						setup_begin_refused, teardown),
+		cmocka_unit_test_setup_teardown(unroomed_keep_handed, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(handed_unremoved_handed,
 						setup_handed_unread, teardown),
 		cmocka_unit_test_setup_teardown(handed_id_out_of_range,
