@@ -134,7 +134,8 @@ DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o) $(STATE_OBJ)
 DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null) $(SD_LIBS) \
                -pthread
 
-LIB_SRCS := client/conn.c client/conn_denied.c client/conn_words.c \
+LIB_SRCS := client/conn.c client/conn_open.c client/conn_denied.c \
+            client/conn_words.c \
             client/open.c client/admin.c client/stats.c client/lists.c \
             client/blocks.c client/pool.c client/batch.c \
             client/alloc_wait.c client/realloc.c client/cache.c \

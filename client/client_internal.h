@@ -1,14 +1,15 @@
 /*
  * client_internal.h - libpoolclient's private structures.
  *
- * conn.c owns the socket: Hello, sending requests and matching replies by
- * id; conn_words.c what each thread is told of its last call's failure
- * (pool_last_message).  open.c owns connections and open pools: it makes
- * and unmakes struct pool (a handle and its mapping).  admin.c creates,
- * changes and destroys pools; stats.c asks about one whole pool
- * (statistics, trim, check); lists.c lists pools, their clients,
- * persisted blocks' uids and names; blocks.c lists a pool's live blocks,
- * a page at a time.
+ * conn.c owns the socket: sending requests and matching replies by id;
+ * conn_open.c the making of a connection (connect, Hello, the time bound
+ * on both) and the list fork() goes through; conn_words.c what each thread
+ * is told of its last call's failure (pool_last_message).  open.c owns
+ * connections and open pools: it makes and unmakes struct pool (a handle
+ * and its mapping).  admin.c creates, changes and destroys pools; stats.c
+ * asks about one whole pool (statistics, trim, check); lists.c lists
+ * pools, their clients, persisted blocks' uids and names; blocks.c lists a
+ * pool's live blocks, a page at a time.
  * pool.c owns the API for the single blocks of an open pool and the call
  * path all requests about blocks take; batch.c the batches, alloc_wait.c
  * the allocations that wait, realloc.c the reallocs.
@@ -139,7 +140,8 @@ struct pool_conn {
 	int			 fd;		/* -1: closed in a forked child */
 	int			 forked;	/* inherited across fork(): this
 						 * process may not use it */
-	TAILQ_ENTRY(pool_conn)	 all;		/* conn.c's list, for fork */
+	TAILQ_ENTRY(pool_conn)	 all;		/* conn_open.c's list,
+						 * for fork */
 
 	/*
 	 * lock protects everything below.  At most one thread reads the
@@ -220,11 +222,18 @@ conn_usable(const struct pool_conn *c)
  */
 #define CONN_TIMEOUT_MS	30000
 
-/* conn.c */
+/* conn_open.c */
 int	conn_open(const char *, int, struct pool_conn **);
 /* pool_connect's bound in ms: $POOLMGR_CONNECT_TIMEOUT, or the default. */
 int	conn_env_timeout(void);
 void	conn_free(struct pool_conn *);
+/*
+ * For conn.c's send and receive: the socket ready for events, or the
+ * deadline of a connection being made passed (-ETIMEDOUT).
+ */
+int	conn_ready(const struct pool_conn *, short);
+
+/* conn.c */
 int	conn_request(struct pool_conn *, Poolmgr__Request *,
 	    Poolmgr__Reply **, struct conn_fds *);
 int	conn_call(struct pool_conn *, Poolmgr__Request *,

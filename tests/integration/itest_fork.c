@@ -1,6 +1,6 @@
 /*
  * itest_fork.c - a child of fork() cannot use its parent's connection or
- * handles, and cannot harm them (client/conn.c).
+ * handles, and cannot harm them (client/conn_open.c).
  *
  *   inherited_objects_are_echild_in_the_child   the parent's handle has a
  *       warm cache; in the child every call on the inherited handle and
