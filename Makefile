@@ -122,7 +122,8 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/restore.c daemon/restore_check.c daemon/fdstore.c \
                daemon/restart_exec.c daemon/restore_fds.c \
                daemon/restart_probe.c daemon/restart_names.c \
-               daemon/journal.c daemon/journal_compact.c \
+               daemon/journal.c daemon/journal_file.c \
+               daemon/journal_records.c daemon/journal_compact.c \
                daemon/journal_keep.c daemon/journal_names.c \
                daemon/recover.c daemon/notify.c daemon/hugepage.c \
                daemon/closer.c daemon/socket_dir.c daemon/peer_store.c \

@@ -10,16 +10,19 @@
  * journal_group_begin) moves the end once, over them all, so that a
  * crash between two of them leaves none read rather than half the
  * change.  A batch undone before its end is rewound: the
- * end stays where it was and the next record is written over it.  It
- * grows by doubling, at most GROW_MAX at a time (fallocate, mremap): an
- * append is a copy of a few words.  Once the records are much more than
- * the last snapshot (persists and frees cancel out), they are compacted
- * into a new memfd under a newer name, in steps between requests
- * (compact_step), and the old one leaves the store: recovery takes the
- * newest.  A start's snapshot walks every block of every pool, so the
- * records allowed before the next grow with the blocks walked too: a pool
- * of 10^6 blocks and one persistent one is walked once per 16 MiB of
- * records, not once per MiB.
+ * end stays where it was and the next record is written over it.  Once
+ * the records are much more than the last snapshot (persists and frees
+ * cancel out), they are compacted into a new memfd under a newer name, in
+ * steps between requests (compact_step), and the old one leaves the
+ * store: recovery takes the newest.  A start's snapshot walks every
+ * block of every pool, so the records allowed before the next grow with
+ * the blocks walked too: a pool of 10^6 blocks and one persistent one is
+ * walked once per 16 MiB of records, not once per MiB.
+ *
+ * The memfd itself, made, mapped, grown and appended to, and the spill's
+ * memory (below) are journal_file.c's; what each record says of a pool,
+ * its blocks and names is journal_records.c's (rec_pool_whole: a pool as
+ * a snapshot has it).
  *
  * A pool's memfd goes to the store as its keep.<n> (journal_keep.c),
  * under a number of the journals' one series (keep_push).
@@ -66,29 +69,14 @@
 #include "log.h"
 #include "pool.h"
 
-#ifndef MFD_NOEXEC_SEAL
-#define MFD_NOEXEC_SEAL 0x0008U
-#endif
-
-#define JOURNAL_START	(64 * 1024)	/* bytes, allocated at once */
 #define COMPACT_SLACK	(1024 * 1024)	/* records beyond twice a snapshot */
 #define COMPACT_WALKED	16		/* and bytes per block it walked */
-#define GROW_MAX	(4 * 1024 * 1024)	/* bytes a grow adds at most */
 #define STEP_NS		1000000		/* a compaction step's time, about */
 #define STEP_CHECK	256		/* records between looks at the clock */
 #define STEP_COPY	(1024 * 1024)	/* bytes a step copies */
 #define STEP_RETIRE	(8 * 1024 * 1024)	/* bytes of pages it frees */
 #define RETRY_MIN_MS	100		/* a fresh journal's second try */
 #define RETRY_MAX_MS	60000		/* and the longest wait for one */
-
-/* A journal; fd -1: a spill, in memory (malloc'd map). */
-struct jfile {
-	int fd;
-	uint64_t id;
-	uint64_t *map;
-	size_t cap;		/* bytes mapped and of the memfd */
-	uint64_t end;		/* bytes written; the header's JH_END */
-};
 
 static struct jfile cur = {.fd = -1};
 static bool on;
@@ -98,7 +86,7 @@ static uint64_t compact_at;	/* cur.end that calls for a snapshot */
 static char *old_names;		/* the executing image's, to take out */
 static bool deferred;		/* journal_start left it to journal_ready */
 static bool out;		/* cur out of the store, records to spill */
-static struct jfile spill = {.fd = -1};	/* what cur could not take */
+struct jfile spill = {.fd = -1};	/* what cur could not take */
 static uint64_t spill_mark;	/* spill.end a compaction feeds to */
 /* Tries again (journal_internal.h): a fresh journal's (broken, lost,
  * or none made at the start) and the refused keeps' pushes. */
@@ -108,8 +96,6 @@ static unsigned grouped;	/* groups open (journal_group_begin) */
 static uint64_t group_at;	/* cur.end when the outermost began */
 static uint64_t group_id;	/* and cur.id */
 static void (*later)(unsigned);	/* journal_step in so many ms */
-static char sock_path[JREC_SOCKET_MAX + 1];	/* "": systemd's socket */
-static unsigned sock_mode;
 
 /* A compaction in steps (compact_step): where it is. */
 static enum { C_IDLE, C_FEED, C_WRITE, C_COPY, C_RETIRE } phase;
@@ -125,139 +111,13 @@ static void compact_drop(void);
 static void broken(int rc);
 static uint64_t mono_ns(void);
 
-static int
-jfile_open(struct jfile *f, uint64_t id)
-{
-	int fd;
-
-	fd = memfd_create("poolmgr:journal", MFD_CLOEXEC | MFD_NOEXEC_SEAL);
-	if (fd == -1 && errno == EINVAL)	/* kernels before 6.3 */
-		fd = memfd_create("poolmgr:journal", MFD_CLOEXEC);
-	if (fd == -1)
-		return -errno;
-	if (fchmod(fd, 0600) == -1 || fallocate(fd, 0, 0, JOURNAL_START) == -1)
-		goto fail;
-	f->map = mmap(NULL, JOURNAL_START, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      fd, 0);
-	if (f->map == MAP_FAILED)
-		goto fail;
-	f->fd = fd;
-	f->id = id;
-	f->cap = JOURNAL_START;
-	f->end = JREC_HEADER;
-	f->map[JH_MAGIC] = JREC_MAGIC;
-	f->map[JH_ID] = id;
-	f->map[JH_SUM] = jrec_sum(f->map, 2);
-	__atomic_store_n(&f->map[JH_END], f->end, __ATOMIC_RELEASE);
-	return 0;
-fail:
-	{
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-}
-
-/* A spill: the records only, from JREC_HEADER as in a journal. */
-static int
-spill_open(void)
-{
-	if (!(spill.map = malloc(JOURNAL_START)))
-		return -ENOMEM;
-	spill.cap = JOURNAL_START;
-	spill.end = JREC_HEADER;
-	return 0;
-}
-
-static void
-jfile_close(struct jfile *f)
-{
-	if (f == &spill) {
-		free(f->map);
-		f->map = NULL;
-		f->cap = 0;
-		return;
-	}
-	if (f->fd < 0)
-		return;
-	munmap(f->map, f->cap);
-	close(f->fd);
-	f->fd = -1;
-}
-
-static int
-jfile_grow(struct jfile *f, size_t need)
-{
-	size_t cap = f->cap;
-	void *m;
-
-	/* Doubling, but a few MiB at a time: each grow is one request's. */
-	while (cap < need)
-		cap += cap < GROW_MAX ? cap : GROW_MAX;
-	if (f == &spill) {
-		if (!(m = realloc(f->map, cap)))
-			return -ENOMEM;
-		f->map = m;
-		f->cap = cap;
-		return 0;
-	}
-	/*
-	 * Every page now, not at the append that first writes it: memory
-	 * short (a cgroup's limit) is then this call's error, which takes
-	 * the journal out cleanly, rather than a fault in the middle of a
-	 * record.  A failed fallocate changes neither the size nor the pages.
-	 */
-	if (fallocate(f->fd, 0, (off_t)f->cap, (off_t)(cap - f->cap)) == -1)
-		return -errno;
-	m = mremap(f->map, f->cap, cap, MREMAP_MAYMOVE);
-	if (m == MAP_FAILED)
-		return -errno;
-	f->map = m;
-	f->cap = cap;
-	return 0;
-}
-
-/* w[0] is left for the head, w[n] for the sum. */
-static int
-jfile_put(struct jfile *f, enum jrec_type type, uint64_t *w, unsigned n)
-{
-	size_t len = (size_t)(n + 1) * 8;
-	int rc;
-
-	if (f->end + len > f->cap && (rc = jfile_grow(f, f->end + len)))
-		return rc;
-	w[0] = jrec_head(n + 1, type);
-	w[n] = jrec_sum(w, n);
-	memcpy((char *)f->map + f->end, w, len);
-	f->end += len;
-	return 0;
-}
-
-/* The records put so far are the journal's: the header's end over them. */
-static void
-jfile_publish(struct jfile *f)
-{
-	__atomic_store_n(&f->map[JH_END], f->end, __ATOMIC_RELEASE);
-}
-
-static int
-jfile_append(struct jfile *f, enum jrec_type type, uint64_t *w, unsigned n)
-{
-	int rc = jfile_put(f, type, w, n);
-
-	if (rc == 0)
-		jfile_publish(f);
-	return rc;
-}
-
 /*
  * A change's record (f NULL) or a snapshot's (into f).  A change goes to
  * cur while it is stored, read only once the change is whole (published,
  * by done); when cur cannot take it, cur leaves the store (broken) and it
  * and the changes after it go to the spill.
  */
-static int
+int
 append(struct jfile *f, enum jrec_type type, uint64_t *w, unsigned n)
 {
 	int rc;
@@ -268,170 +128,6 @@ append(struct jfile *f, enum jrec_type type, uint64_t *w, unsigned n)
 		broken(rc);
 	if (out)
 		return jfile_append(&spill, type, w, n);
-	return 0;
-}
-
-static int
-rec_pool(struct jfile *f, const struct dpool *p)
-{
-	uint64_t w[JREC_MAX_WORDS] = {
-		0, p->keep_id, p->size, 1u << p->granule_shift,
-		p->page_size, p->uid, p->gid, p->mode,
-		p->quota, p->retain,
-	};
-
-	memcpy(&w[10], p->name, strnlen(p->name, JREC_NAME_MAX * 8));
-	return append(f, JREC_POOL, w, 10 + JREC_NAME_MAX);
-}
-
-static int
-rec_block(struct jfile *f, enum jrec_type type, const struct dpool *p,
-	  const struct block *b)
-{
-	struct heap_block_info bi = {0};
-	uint64_t w[8] = {0, p->keep_id, b->off, b->size};
-
-	(void)heap_block_info(p->heap, b->off, &bi);
-	w[4] = bi.requested;
-	w[5] = (uint64_t)bi.span;
-	w[6] = b->persister;
-	if (type == JREC_RESIZE)
-		return append(f, type, w, 5);
-	return append(f, type, w, 7);
-}
-
-/* Name n's generation, after its record or a publish in place. */
-static int
-rec_generation(struct jfile *f, const struct dpool *p,
-	       const struct block_name *n)
-{
-	uint64_t w[5] = {0, p->keep_id, n->block->off, n->generation};
-
-	return append(f, JREC_GENERATION, w, 4);
-}
-
-/* The last generation p gave, before its names in a snapshot. */
-static int
-rec_generations(struct jfile *f, const struct dpool *p)
-{
-	uint64_t w[4] = {0, p->keep_id, p->name_generation};
-
-	if (!p->name_generation)
-		return 0;
-	return append(f, JREC_GENERATIONS, w, 3);
-}
-
-static int
-rec_name(struct jfile *f, const struct dpool *p, const struct block_name *n)
-{
-	uint64_t w[JREC_MAX_WORDS] = {0, p->keep_id, n->block->off,
-				      n->publisher, n->len};
-	unsigned words = (n->len + 7) / 8;
-
-	int rc;
-
-	memcpy(&w[5], n->name, n->len);
-	if ((rc = append(f, n->evict ? JREC_NAME_EVICTABLE : JREC_NAME, w,
-			 5 + words)))
-		return rc;
-	return rec_generation(f, p, n);
-}
-
-/*
- * p's limit and user quota after its record (none while both are 0,
- * unless changed); the user quota's word only when it is not 0.
- */
-static int
-rec_bounds(struct jfile *f, const struct dpool *p, bool changed)
-{
-	uint64_t w[5] = {0, p->keep_id, p->limit, p->user_quota};
-
-	if (!p->limit && !p->user_quota && !changed)
-		return 0;
-	return append(f, JREC_BOUNDS, w, p->user_quota ? 4 : 3);
-}
-
-_Static_assert(JREC_ACL_MAX == ACL_MAX, "a JREC_ACL holds every list");
-
-/*
- * p's access control list after its record and bounds (none while it is
- * empty, unless changed: then a record of no entry says it was emptied).
- */
-static int
-rec_acl(struct jfile *f, const struct dpool *p, bool changed)
-{
-	uint64_t w[JREC_MAX_WORDS] = {0, p->keep_id};
-	uint32_t i;
-
-	if (!p->acl.n && !changed)
-		return 0;
-	for (i = 0; i < p->acl.n; i++)
-		w[2 + i] = acl_word(&p->acl.e[i]);
-	return append(f, JREC_ACL, w, 2 + p->acl.n);
-}
-
-_Static_assert(JREC_UQ_MAX == UQUOTA_MAX,
-	       "a JREC_USER_QUOTAS holds every list");
-
-/*
- * p's own user quotas of uids after its record, bounds and list (none
- * while there is none, unless changed: then a record of no entry says
- * the change emptied them).
- */
-static int
-rec_user_quotas(struct jfile *f, const struct dpool *p, bool changed)
-{
-	uint64_t w[JREC_MAX_WORDS] = {0, p->keep_id};
-	uint32_t i;
-
-	if (!p->uquotas.n && !changed)
-		return 0;
-	for (i = 0; i < p->uquotas.n; i++) {
-		w[2 + 2 * i] = p->uquotas.e[i].uid;
-		w[3 + 2 * i] = p->uquotas.e[i].bytes;
-	}
-	return append(f, JREC_USER_QUOTAS, w, 2 + 2 * p->uquotas.n);
-}
-
-/* The daemon's own socket, last in every snapshot (none: systemd's). */
-static int
-rec_socket(struct jfile *f)
-{
-	uint64_t w[JREC_MAX_WORDS] = {0, sock_mode, strlen(sock_path)};
-
-	if (w[2] == 0)
-		return 0;
-	memcpy(&w[3], sock_path, w[2]);
-	return jfile_append(f, JREC_SOCKET, w, 3 + (unsigned)(w[2] + 7) / 8);
-}
-
-/*
- * Pool p as a snapshot has it: the pool, its settings, its persistent
- * blocks and their names; *walked counts the blocks looked at.
- */
-static int
-rec_pool_whole(struct jfile *f, struct dpool *p, uint64_t *walked)
-{
-	struct block_index_iter it;
-	struct block_name *n;
-	struct block *b;
-	int rc;
-
-	if ((rc = rec_pool(f, p)) || (rc = rec_generations(f, p)) ||
-	    (rc = rec_bounds(f, p, false)) ||
-	    (rc = rec_acl(f, p, false)) ||
-	    (rc = rec_user_quotas(f, p, false)))
-		return rc;
-	BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
-		(*walked)++;
-		if (block_persistent(b) &&
-		    (rc = rec_block(f, JREC_PERSIST, p, b)))
-			return rc;
-	}
-	for (n = block_names_from(&p->names, "", 0); n;
-	     n = block_names_next(&p->names, n))
-		if ((rc = rec_name(f, p, n)))
-			return rc;
 	return 0;
 }
 
@@ -1101,15 +797,6 @@ journal_start(const char *stored)
 		return;
 	}
 	begin_or_warn();
-}
-
-void
-journal_socket(const char *path, unsigned mode)
-{
-	if (strlen(path) > JREC_SOCKET_MAX)
-		return;
-	snprintf(sock_path, sizeof(sock_path), "%s", path);
-	sock_mode = mode;
 }
 
 void

@@ -2,15 +2,20 @@
  * journal_internal.h - what the crash journal's files share, and nothing
  * else in the daemon sees: journal.h stays the rest of the daemon's view.
  *
- *   journal.c        the journal: its records, groups, compaction in
- *                    steps, the way back after a write failed, the pools'
- *                    keep.<n> numbered and their refusals tried again,
- *                    and the one timer of every try
- *   journal_keep.c   the pools' memfds in the store as keep.<n>: one
- *                    pushed, all out and back, all let go of
- *   journal_names.c  the names in the store no journal of ours holds any
- *                    more, and those handed to the next image
- *                    (POOLMGRD_JOURNAL)
+ *   journal.c          the journal: where a change's records go,
+ *                      snapshots, groups, compaction in steps, the way
+ *                      back after a write failed, the pools' keep.<n>
+ *                      numbered and their refusals tried again, and the
+ *                      one timer of every try
+ *   journal_file.c     a journal's memfd made, mapped, grown and appended
+ *                      to, and the spill's memory
+ *   journal_records.c  what each record says of a pool, a block, a name
+ *                      and the daemon's socket
+ *   journal_keep.c     the pools' memfds in the store as keep.<n>: one
+ *                      pushed, all out and back, all let go of
+ *   journal_names.c    the names in the store no journal of ours holds
+ *                      any more, and those handed to the next image
+ *                      (POOLMGRD_JOURNAL)
  *
  * (journal_compact.c, the live set a compaction writes, goes through
  * journal_compact.h.)
@@ -19,7 +24,10 @@
 #define POOLMGRD_JOURNAL_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "journal_rec.h"
 
 #define ENV_NAMES	"POOLMGRD_JOURNAL"
 
@@ -54,9 +62,72 @@ uint64_t journal_id(void);
 /* fd into the store as prefix.<id>: 0, or why not. */
 int push(const char *prefix, uint64_t id, int fd);
 
+/* A journal; fd -1: a spill, in memory (malloc'd map). */
+struct jfile {
+	int fd;
+	uint64_t id;
+	uint64_t *map;
+	size_t cap;		/* bytes mapped and of the memfd */
+	uint64_t end;		/* bytes written; the header's JH_END */
+};
+
+/* The spill: what the journal, out of the store, could not take. */
+extern struct jfile spill;
+/*
+ * The record of type with payload w[1..n-1] (w[0] and w[n] left for its
+ * head and sum): a change's (f NULL), to the journal or the spill, or a
+ * snapshot's, into f.  0, or why not.
+ */
+int append(struct jfile *f, enum jrec_type type, uint64_t *w, unsigned n);
+
+/* journal_file.c */
+
+/* A journal as memfd id, its header written: 0, or why not. */
+int jfile_open(struct jfile *f, uint64_t id);
+/* The spill, empty: 0, or -ENOMEM. */
+int spill_open(void);
+/* f unmapped and closed (the spill: freed); a closed one is left be. */
+void jfile_close(struct jfile *f);
+/* f holding need bytes at least: 0, or why not. */
+int jfile_grow(struct jfile *f, size_t need);
+/* A record put past f's end, not yet read: 0, or why not. */
+int jfile_put(struct jfile *f, enum jrec_type type, uint64_t *w, unsigned n);
+/* The header's end moved over the records put. */
+void jfile_publish(struct jfile *f);
+/* A record put and published: 0, or why not. */
+int jfile_append(struct jfile *f, enum jrec_type type, uint64_t *w,
+		 unsigned n);
+
+/* journal_records.c: each through append (f NULL: a change) */
+
+struct block;
+struct block_name;
+struct dpool;
+/* Pool p: its number, size, settings and name. */
+int rec_pool(struct jfile *f, const struct dpool *p);
+/* A persist (JREC_PERSIST) or a resize (JREC_RESIZE) of b. */
+int rec_block(struct jfile *f, enum jrec_type type, const struct dpool *p,
+	      const struct block *b);
+/* Name n's generation, after its record or a publish in place. */
+int rec_generation(struct jfile *f, const struct dpool *p,
+		   const struct block_name *n);
+/* Name n, then its generation. */
+int rec_name(struct jfile *f, const struct dpool *p,
+	     const struct block_name *n);
+/*
+ * p's limit and user quota, its access control list, its user quotas of
+ * uids: no record while they are 0 or empty, unless changed.
+ */
+int rec_bounds(struct jfile *f, const struct dpool *p, bool changed);
+int rec_acl(struct jfile *f, const struct dpool *p, bool changed);
+int rec_user_quotas(struct jfile *f, const struct dpool *p, bool changed);
+/* The daemon's own socket (journal_socket), into f; none: systemd's. */
+int rec_socket(struct jfile *f);
+/* Pool p as a snapshot has it; *walked counts the blocks looked at. */
+int rec_pool_whole(struct jfile *f, struct dpool *p, uint64_t *walked);
+
 /* journal_keep.c */
 
-struct dpool;
 /* p's memfd into the store as keep.<id>: 0, or why not. */
 int keep_push_as(struct dpool *p, uint64_t id);
 /* Is rc, a keep's refusal, one that may pass (and be tried again)? */
