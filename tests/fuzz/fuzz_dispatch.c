@@ -69,7 +69,11 @@
  * nothing may come.  A connection closed after a Hello of the wrong
  * version is closed after its reply, outside the dispatch compared.  A
  * difference aborts with the request's type, its error and message (from
- * its reply, once read) and the lines of the digest that differ.
+ * its reply, once read) and the lines of the digest that differ.  At
+ * exit the harness says how many refusals it compared and how many of
+ * them changed only names evicted for them: a replay of the seed
+ * evict_refused shows that allowance met
+ * (tests/system/test_fuzz_smoke.sh).
  *
  * HOW THE BYTES ARE READ
  *
@@ -188,6 +192,9 @@ static uint8_t hello[64];
 static size_t hello_len;
 static uint64_t max_blocks_default;
 static unsigned long inputs;
+/* Refusals whose digests were compared, and of those the ones whose
+ * only change was names evicted for them (said at exit, see report). */
+static unsigned long compared, excused;
 static long fd_base = -1;
 static bool via_socket;
 static uint8_t rbuf[PEER_MAX_MESSAGE + 1];
@@ -866,6 +873,7 @@ dispatch_checked(struct peer *p, struct conn *c, const uint8_t *buf,
 	refused = t1.requests_refused - t0.requests_refused;
 	if (answered == 0 || refused != answered)
 		return;
+	compared++;
 	digest_take(&after);
 	compare_refused((unsigned)(c - cur_conns), buf, len);
 }
@@ -883,6 +891,7 @@ changed_said(unsigned k, const Poolmgr__Reply *rep)
 	if (changed.evictions &&
 	    (rep->error == -ENOMEM || rep->error == -EDQUOT)) {
 		changed.set = false;
+		excused++;
 		return;
 	}
 	die("a %s refused with %d (%s) on connection %u changed the "
@@ -1221,6 +1230,20 @@ conn_start(struct conn *conns, struct conn *c, bool say_hello,
 /* ------------------------------------------------------------------ */
 /* libFuzzer entry points */
 
+/*
+ * At exit: how many refusals were compared, and how many of them changed
+ * only names evicted for them (the one difference allowed): a replay
+ * shows whether its seeds reached that allowance at all.
+ */
+static void
+report(void)
+{
+	fprintf(fuzz_errout, "fuzz_dispatch: %lu inputs, %lu refusals "
+		"compared, %lu of them changed only names evicted for them\n",
+		inputs, compared, excused);
+	fflush(fuzz_errout);
+}
+
 static void
 pack_hello(void)
 {
@@ -1243,6 +1266,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fuzz_quiet_daemon_log("fuzz_dispatch", argc, argv);
 	signal(SIGPIPE, SIG_IGN);
+	atexit(report);
 	base = event_base_new();
 	if (!base)
 		die("event_base_new failed");

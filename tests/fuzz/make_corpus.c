@@ -1009,21 +1009,30 @@ d_empty(struct seed *s, unsigned ctl)
 	d_req(s, ctl, &r);
 }
 
-/* A mirror of pool "f" (1 MiB, granularity 16), for real offsets. */
+/*
+ * A mirror of pool "f" (1 MiB, granularity 16), for real offsets; or of
+ * a pool of another size a seed makes (mirror_reset_sized).
+ */
 static struct heap *mirror;
 
 static void
-mirror_reset(void)
+mirror_reset_sized(uint64_t size)
 {
 	struct heap_config hc = {0};
 
 	heap_destroy(mirror);
-	hc.max_size = 1 << 20;
+	hc.max_size = size;
 	hc.granularity = 16;
 	if (heap_create(&hc, &mirror) != 0) {
 		fprintf(stderr, "make_corpus: heap_create failed\n");
 		exit(1);
 	}
+}
+
+static void
+mirror_reset(void)
+{
+	mirror_reset_sized(1 << 20);
 }
 
 static uint64_t
@@ -1678,7 +1687,7 @@ d_fill_named(struct seed *s, unsigned mask, uint64_t *offs)
 static void
 evict_seeds(void)
 {
-	const uint64_t one[1] = {EV_BLK};
+	const uint64_t one[1] = {EV_BLK}, forty[1] = {40 << 10};
 	uint64_t offs[4], small[16];
 	struct seed s;
 	unsigned i;
@@ -1766,6 +1775,46 @@ evict_seeds(void)
 	d_poolref(&s, 0, P_CHECK, 1, NULL);
 	d_name(&s, 0, N_UNPUBLISH, 1, "m", 1, 0);
 	write_seed("fuzz_dispatch", "evict_replace", &s);
+
+	/*
+	 * Evicted, and refused all the same: pool "q" (64 KiB, a quota of
+	 * 48 KiB per connection) holds client 0's evictable name of 16 KiB,
+	 * which counts against the quota of both clients (one uid), and
+	 * client 1's 32 KiB.  Client 0's Alloc of 40 KiB is over the quota
+	 * by 8 KiB: the name goes, and the engine, with 32 KiB free, refuses
+	 * it (-ENOMEM).  So do a batch of one block and a realloc's growth,
+	 * each after a name of its own.
+	 */
+	mirror_reset_sized(64 << 10);
+	d_begin(&s, F_HELLO | F_ID1(ID_TRUSTED));
+	d_create(&s, 0, "q", 64 << 10, 16, 0600, 48 << 10);
+	d_open(&s, 0, "q", false);
+	d_open(&s, CTL_CONN1, "q", false);
+	d_alloc(&s, 0, 1, 16 << 10, 0, false, 0);
+	offs[0] = mirror_alloc(16 << 10);
+	d_name(&s, 0, N_PUBLISH_EVICT, 1, "e0", 2, offs[0]);
+	d_free(&s, 0, 1, offs[0]);
+	d_alloc(&s, CTL_CONN1, 1, 32 << 10, 0, false, 0);
+	(void)mirror_alloc(32 << 10);
+	d_alloc(&s, 0, 1, 40 << 10, 0, false, 0);	/* evicts e0: -ENOMEM */
+	heap_free(mirror, offs[0]);
+	d_names(&s, 0, 1, "");
+	d_alloc(&s, 0, 1, 16 << 10, 0, false, 0);
+	offs[1] = mirror_alloc(16 << 10);
+	d_name(&s, 0, N_PUBLISH_EVICT, 1, "e1", 2, offs[1]);
+	d_free(&s, 0, 1, offs[1]);
+	d_alloc_batch(&s, 0, 1, forty, 1);		/* evicts e1: -ENOMEM */
+	heap_free(mirror, offs[1]);
+	d_alloc(&s, 0, 1, 8 << 10, 0, false, 0);
+	offs[2] = mirror_alloc(8 << 10);
+	d_alloc(&s, 0, 1, 16 << 10, 0, false, 0);
+	offs[3] = mirror_alloc(16 << 10);
+	d_name(&s, 0, N_PUBLISH_EVICT, 1, "e2", 2, offs[3]);
+	d_free(&s, 0, 1, offs[3]);
+	d_realloc(&s, 0, 1, offs[2], 40 << 10);	/* evicts e2: -ENOMEM */
+	d_names(&s, 0, 1, "");
+	d_poolref(&s, 0, P_CHECK, 1, NULL);
+	write_seed("fuzz_dispatch", "evict_refused", &s);
 }
 
 /*

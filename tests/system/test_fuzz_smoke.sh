@@ -9,7 +9,11 @@
 #   tests/fuzz/fuzz_client.c    the client library fed a fake daemon's
 #                               replies
 #
-# Every seed in tests/fuzz/corpus/NAME/ must run clean (-runs=0); then each
+# Every seed in tests/fuzz/corpus/NAME/ must run clean (-runs=0), and
+# fuzz_dispatch's seed evict_refused must meet, replayed alone, the one
+# change a refused request may make (names evicted for it, then refused
+# all the same: docs/protocol.md, "Eviction"), so that the harness's
+# allowance for it is used, not only written; then each
 # fuzzer runs for FUZZ_SMOKE_SECONDS (default 10: a smoke test; `make fuzz`
 # runs long) on a temporary copy of its seeds, so the repository is not
 # modified.  A crash fails the test; its input is kept as
@@ -80,6 +84,25 @@ for f in $fuzzers; do
 	fi
 	echo "test_fuzz_smoke: ok: $f passes its $n seeds ($(coverage "$log"))"
 done
+
+# fuzz_dispatch says at exit how many refusals changed only names evicted
+# for them.
+seed=tests/fuzz/corpus/fuzz_dispatch/evict_refused
+log=$tmp/evict_refused.log
+if ! "$b/fuzz/fuzz_dispatch" -runs=0 "$seed" > "$log" 2>&1; then
+	tail -n 40 "$log"
+	fail "fuzz_dispatch: $seed crashes it"
+fi
+excused=$(sed -n \
+	's/^fuzz_dispatch: .* \([0-9]*\) of them changed only names.*/\1/p' \
+	"$log" | tail -n 1)
+if [ "${excused:-0}" -eq 0 ]; then
+	tail -n 5 "$log"
+	fail "fuzz_dispatch: no refusal of $seed evicted names and was" \
+	     "refused all the same"
+fi
+echo "test_fuzz_smoke: ok: fuzz_dispatch: $excused refusals of $seed" \
+     "changed only names evicted for them"
 
 # All fuzzers at once: each is one process (on fewer CPUs than fuzzers,
 # each gets a share of the executions in the same time).
