@@ -86,8 +86,8 @@ static uint64_t compact_at;	/* cur.end that calls for a snapshot */
 static char *old_names;		/* the executing image's, to take out */
 static bool deferred;		/* journal_start left it to journal_ready */
 static bool out;		/* cur out of the store, records to spill */
-struct jfile spill = {.fd = -1};	/* what cur could not take */
-static uint64_t spill_mark;	/* spill.end a compaction feeds to */
+struct jfile journal_spill = {.fd = -1};	/* what cur could not take */
+static uint64_t spill_mark;	/* journal_spill.end a compaction feeds to */
 /* Tries again (journal_internal.h): a fresh journal's (broken, lost,
  * or none made at the start) and the refused keeps' pushes. */
 static struct again rebuilds, pushes;
@@ -118,7 +118,7 @@ static uint64_t mono_ns(void);
  * and the changes after it go to the spill.
  */
 int
-append(struct jfile *f, enum jrec_type type, uint64_t *w, unsigned n)
+journal_append(struct jfile *f, enum jrec_type type, uint64_t *w, unsigned n)
 {
 	int rc;
 
@@ -127,7 +127,7 @@ append(struct jfile *f, enum jrec_type type, uint64_t *w, unsigned n)
 	if (!out && (rc = jfile_put(&cur, type, w, n)) != 0)
 		broken(rc);
 	if (out)
-		return jfile_append(&spill, type, w, n);
+		return jfile_append(&journal_spill, type, w, n);
 	return 0;
 }
 
@@ -302,7 +302,7 @@ lose(int rc)
 	 */
 	keeps_forget();
 	jfile_close(&cur);
-	jfile_close(&spill);
+	jfile_close(&journal_spill);
 	on = false;
 	out = false;
 	names_env();
@@ -386,8 +386,8 @@ compact_begin(void)
 		return 0;
 	}
 	if (out) {
-		spill_mark = spill.end;
-		bytes += spill.end;
+		spill_mark = journal_spill.end;
+		bytes += journal_spill.end;
 	}
 	rc = jfile_open(&fresh, next_id++);
 	if (rc == 0 && !(live = jcompact_new(bytes)))
@@ -459,7 +459,7 @@ feed_step(uint64_t t0)
 		at += 8ull * n;
 	}
 	if (at == mark && out && src == &cur) {
-		src = &spill;
+		src = &journal_spill;
 		at = JREC_HEADER;
 		mark = spill_mark;
 	} else if (at == mark)
@@ -519,7 +519,7 @@ copy_step(void)
 		log_info("crash journal: journal.%llu in the fd store, a "
 			 "crash keeps every pool again",
 			 (unsigned long long)fresh.id);
-		jfile_close(&spill);
+		jfile_close(&journal_spill);
 		out = false;
 	} else
 		old_journal_remove(cur.id);
@@ -864,7 +864,7 @@ journal_stop(bool forget)
 	rebuilds = pushes = (struct again){0};
 	later = NULL;
 	compact_drop();
-	jfile_close(&spill);
+	jfile_close(&journal_spill);
 	if (on && !out) {
 		on = false;
 		if (forget) {
@@ -906,7 +906,7 @@ journal_pool_set(const struct dpool *p, bool bounds_changed,
 
 	if (!on || !p->keep_id)
 		return;
-	if ((rc = append(NULL, JREC_SET, w, 7)) == 0 && bounds_changed)
+	if ((rc = journal_append(NULL, JREC_SET, w, 7)) == 0 && bounds_changed)
 		rc = rec_bounds(NULL, p, true);
 	if (rc == 0 && acl_changed)
 		rc = rec_acl(NULL, p, true);
@@ -931,7 +931,7 @@ journal_pool_gone(struct dpool *p)
 	 * it fails, since the number leaves the pool here and nothing else
 	 * would name it for the next image.
 	 */
-	if ((rc = append(NULL, JREC_GONE, w, 2)) == 0) {
+	if ((rc = journal_append(NULL, JREC_GONE, w, 2)) == 0) {
 		published();
 		keep_remove(p->keep_id);
 		p->keep_id = 0;		/* no snapshot has it now */
@@ -996,7 +996,7 @@ journal_unpersist(const struct dpool *p, const struct block *b)
 	uint64_t w[4] = {0, p->keep_id, b->off};
 
 	if (on && p->keep_id)
-		done(append(NULL, JREC_UNPERSIST, w, 3));
+		done(journal_append(NULL, JREC_UNPERSIST, w, 3));
 }
 
 void
@@ -1019,5 +1019,5 @@ journal_unname(const struct dpool *p, const struct block *b)
 	uint64_t w[4] = {0, p->keep_id, b->off};
 
 	if (on && p->keep_id)
-		done(append(NULL, JREC_UNNAME, w, 3));
+		done(journal_append(NULL, JREC_UNNAME, w, 3));
 }

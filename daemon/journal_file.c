@@ -66,17 +66,17 @@ fail:
 int
 spill_open(void)
 {
-	if (!(spill.map = malloc(JOURNAL_START)))
+	if (!(journal_spill.map = malloc(JOURNAL_START)))
 		return -ENOMEM;
-	spill.cap = JOURNAL_START;
-	spill.end = JREC_HEADER;
+	journal_spill.cap = JOURNAL_START;
+	journal_spill.end = JREC_HEADER;
 	return 0;
 }
 
 void
 jfile_close(struct jfile *f)
 {
-	if (f == &spill) {
+	if (f == &journal_spill) {
 		free(f->map);
 		f->map = NULL;
 		f->cap = 0;
@@ -98,7 +98,7 @@ jfile_grow(struct jfile *f, size_t need)
 	/* Doubling, but a few MiB at a time: each grow is one request's. */
 	while (cap < need)
 		cap += cap < GROW_MAX ? cap : GROW_MAX;
-	if (f == &spill) {
+	if (f == &journal_spill) {
 		if (!(m = realloc(f->map, cap)))
 			return -ENOMEM;
 		f->map = m;

@@ -72,13 +72,14 @@ struct jfile {
 };
 
 /* The spill: what the journal, out of the store, could not take. */
-extern struct jfile spill;
+extern struct jfile journal_spill;
 /*
  * The record of type with payload w[1..n-1] (w[0] and w[n] left for its
  * head and sum): a change's (f NULL), to the journal or the spill, or a
  * snapshot's, into f.  0, or why not.
  */
-int append(struct jfile *f, enum jrec_type type, uint64_t *w, unsigned n);
+int journal_append(struct jfile *f, enum jrec_type type, uint64_t *w,
+		   unsigned n);
 
 /* journal_file.c */
 
@@ -98,7 +99,7 @@ void jfile_publish(struct jfile *f);
 int jfile_append(struct jfile *f, enum jrec_type type, uint64_t *w,
 		 unsigned n);
 
-/* journal_records.c: each through append (f NULL: a change) */
+/* journal_records.c: each through journal_append (f NULL: a change) */
 
 struct block;
 struct block_name;

@@ -4,7 +4,7 @@
  * generation it gave, its bounds, access control list and user quotas, a
  * persistent block, a name and its generation, the daemon's own socket;
  * and a pool whole, as a snapshot has it.  Each goes through journal.c's
- * append, which says where: into the journal a snapshot writes, or, for
+ * journal_append, which says where: into the journal a snapshot writes, or, for
  * a change, the stored journal or the spill.  The daemon's socket is kept
  * here from journal_socket, for the last record of every snapshot.
  */
@@ -31,7 +31,7 @@ rec_pool(struct jfile *f, const struct dpool *p)
 	};
 
 	memcpy(&w[10], p->name, strnlen(p->name, JREC_NAME_MAX * 8));
-	return append(f, JREC_POOL, w, 10 + JREC_NAME_MAX);
+	return journal_append(f, JREC_POOL, w, 10 + JREC_NAME_MAX);
 }
 
 int
@@ -46,8 +46,8 @@ rec_block(struct jfile *f, enum jrec_type type, const struct dpool *p,
 	w[5] = (uint64_t)bi.span;
 	w[6] = b->persister;
 	if (type == JREC_RESIZE)
-		return append(f, type, w, 5);
-	return append(f, type, w, 7);
+		return journal_append(f, type, w, 5);
+	return journal_append(f, type, w, 7);
 }
 
 /* Name n's generation, after its record or a publish in place. */
@@ -57,7 +57,7 @@ rec_generation(struct jfile *f, const struct dpool *p,
 {
 	uint64_t w[5] = {0, p->keep_id, n->block->off, n->generation};
 
-	return append(f, JREC_GENERATION, w, 4);
+	return journal_append(f, JREC_GENERATION, w, 4);
 }
 
 /* The last generation p gave, before its names in a snapshot. */
@@ -68,7 +68,7 @@ rec_generations(struct jfile *f, const struct dpool *p)
 
 	if (!p->name_generation)
 		return 0;
-	return append(f, JREC_GENERATIONS, w, 3);
+	return journal_append(f, JREC_GENERATIONS, w, 3);
 }
 
 int
@@ -81,8 +81,8 @@ rec_name(struct jfile *f, const struct dpool *p, const struct block_name *n)
 	int rc;
 
 	memcpy(&w[5], n->name, n->len);
-	if ((rc = append(f, n->evict ? JREC_NAME_EVICTABLE : JREC_NAME, w,
-			 5 + words)))
+	if ((rc = journal_append(f, n->evict ? JREC_NAME_EVICTABLE :
+				 JREC_NAME, w, 5 + words)))
 		return rc;
 	return rec_generation(f, p, n);
 }
@@ -98,7 +98,7 @@ rec_bounds(struct jfile *f, const struct dpool *p, bool changed)
 
 	if (!p->limit && !p->user_quota && !changed)
 		return 0;
-	return append(f, JREC_BOUNDS, w, p->user_quota ? 4 : 3);
+	return journal_append(f, JREC_BOUNDS, w, p->user_quota ? 4 : 3);
 }
 
 _Static_assert(JREC_ACL_MAX == ACL_MAX, "a JREC_ACL holds every list");
@@ -117,7 +117,7 @@ rec_acl(struct jfile *f, const struct dpool *p, bool changed)
 		return 0;
 	for (i = 0; i < p->acl.n; i++)
 		w[2 + i] = acl_word(&p->acl.e[i]);
-	return append(f, JREC_ACL, w, 2 + p->acl.n);
+	return journal_append(f, JREC_ACL, w, 2 + p->acl.n);
 }
 
 _Static_assert(JREC_UQ_MAX == UQUOTA_MAX,
@@ -140,7 +140,7 @@ rec_user_quotas(struct jfile *f, const struct dpool *p, bool changed)
 		w[2 + 2 * i] = p->uquotas.e[i].uid;
 		w[3 + 2 * i] = p->uquotas.e[i].bytes;
 	}
-	return append(f, JREC_USER_QUOTAS, w, 2 + 2 * p->uquotas.n);
+	return journal_append(f, JREC_USER_QUOTAS, w, 2 + 2 * p->uquotas.n);
 }
 
 /* The daemon's own socket, last in every snapshot (none: systemd's). */
