@@ -531,16 +531,20 @@ cmd_acl(struct ctl *ctl, int argc, char **argv)
 	    ctl->remove_arg != NULL))
 		return usage_error("acl: --set replaces the whole list: not "
 		    "with --modify or --remove, which change some entries");
-	if (change && ctl->format_arg != NULL)
+	if ((rc = parse_format(ctl, &fmt)) != 0)
+		return rc;
+	/* --format=json is --json, for a change as for a listing. */
+	if (change && ctl->format_arg != NULL && fmt != FMT_JSON)
 		return usage_error("acl: --format is for listing: a change "
-		    "prints nothing (with --json, what it gave)");
+		    "prints nothing (with --json or --format=json, what it "
+		    "gave)");
 	if (change && ctl->numeric)
 		return usage_error("acl: --numeric is for listing: a change "
 		    "prints nothing (with --json, what it gave)");
-	if (change)
+	if (change) {
+		ctl->json = fmt == FMT_JSON;
 		return acl_change(ctl, name);
-	if ((rc = parse_format(ctl, &fmt)) != 0)
-		return rc;
+	}
 	if (fmt == FMT_PROMETHEUS)
 		return usage_error("acl: --format=prometheus does not apply: "
 		    "a list is no quantity (text, json or kv)");

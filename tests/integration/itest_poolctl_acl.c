@@ -7,7 +7,7 @@
  *   them, numbers where not (numbers only under -n, as getfacl -n;
  *   -n beside a change is a usage error), and as --json and --format=kv;
  *   -m and -x in one request; --set none and set --acl; --json of a
- *   change and of create;
+ *   change and of create, and --format=json of a change, the same;
  *   bad entries (no such user, no rights, x, a removal with rights, an
  *   empty word, a user twice, a name with a colon, --set with -m,
  *   prometheus): exit 2 before
@@ -584,6 +584,44 @@ modify_remove_and_set(void **state)
 		    "set --acl none");
 	expect(strstr(fx.out, "\"acl\":[]"), "set --json: the empty list");
 	expect_acl("cam", "none", "set --acl none");
+}
+
+/*
+ * --format=json is --json, for a change as for a listing: the change
+ * prints what it gave, the same words; kv and text, which list, are
+ * still refused beside a change.
+ */
+static void
+a_change_takes_format_json(void **state)
+{
+	char by_json[OUT_MAX];
+
+	(void)state;
+	start();
+	expect_exit(ctl("create cam --size 1M --acl u:1001:r"), 0,
+		    "create --acl");
+	expect_exit(ctl("--json acl cam -m g:5:w -x u:1001"), 0,
+		    "acl --json -m -x");
+	snprintf(by_json, sizeof(by_json), "%s", fx.out);
+	expect_exit(ctl("acl cam -m g:5:w -x u:1001 --format=json"), 0,
+		    "acl -m -x --format=json");
+	expect(fx.err[0] == '\0', "acl --format=json: a complaint");
+	expect(strcmp(fx.out, by_json) == 0,
+	       "acl -m -x --format=json: not what --json printed");
+	expect(strstr(fx.out, "\"modified\""), "--format=json: no change");
+	expect_acl("cam", "group:5:w", "-m -x --format=json");
+
+	expect_exit(ctl("acl cam --set u:8:r --format=json"), 0,
+		    "acl --set --format=json");
+	expect(strstr(fx.out, "\"acl\": [") && strstr(fx.out, "\"id\": 8"),
+	       "acl --set --format=json: not the list it gave");
+	expect_acl("cam", "user:8:r", "--set --format=json");
+
+	expect_exit(ctl("acl cam -m u:9:r --format=kv"), EXIT_USAGE,
+		    "acl -m --format=kv");
+	expect(fx.out[0] == '\0' && strstr(fx.err, "--format is for listing"),
+	       "acl -m --format=kv: not refused as a listing's format");
+	expect_acl("cam", "user:8:r", "-m --format=kv");
 }
 
 /* args refused before connecting: exit 2, words in stderr, list kept. */
@@ -1391,6 +1429,8 @@ main(void)
 		cmocka_unit_test_teardown(create_and_list_in_every_format,
 					  teardown),
 		cmocka_unit_test_teardown(modify_remove_and_set, teardown),
+		cmocka_unit_test_teardown(a_change_takes_format_json,
+					  teardown),
 		cmocka_unit_test_teardown(bad_entries_exit_2, teardown),
 		cmocka_unit_test_teardown(other_uid_refused_owner_allowed,
 					  teardown),
