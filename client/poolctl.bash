@@ -270,8 +270,12 @@ _poolctl_values()
 		compopt -o filenames 2>/dev/null
 		_poolctl_compgen -f -- "$cur" ;;
 	--format)
-		# blocks streams its rows, acl lists words: no Prometheus.
-		if [[ $cmd == blocks || $cmd == acl ]]; then
+		# blocks streams its rows, acl lists words: no Prometheus;
+		# beside an acl change, json alone (it is --json there).
+		if [[ $cmd == acl && ($seen == *" --modify "* ||
+		    $seen == *" --remove "* || $seen == *" --set "*) ]]; then
+			_poolctl_add json
+		elif [[ $cmd == blocks || $cmd == acl ]]; then
 			_poolctl_add text json kv
 		else
 			_poolctl_add text json prometheus kv
@@ -325,22 +329,22 @@ _poolctl_user_quota()
 # not those on the line already.
 # Whether an option already on the line rules out the long option $1:
 # poolctl would refuse the two together (exit 2).  acl's --set replaces
-# the whole list, not with -m or -x; its --format and --numeric are for a
-# listing, not with a change.
+# the whole list, not with -m or -x; its --numeric is for a listing, not
+# with a change, and so is --format but for json (--json).
 _poolctl_ruled_out()
 {
-	local change=0
+	local change=0 listing=0
 
 	[[ $cmd == acl ]] || return 1
 	[[ $seen == *" --modify "* || $seen == *" --remove "* ]] && change=1
+	[[ $seen == *" --numeric "* ]] && listing=1
+	[[ $seen == *" --format "* && $format != json ]] && listing=1
 	case $1 in
 	--set)
-		((change)) || [[ $seen == *" --format "* ||
-		    $seen == *" --numeric "* ]] ;;
+		((change || listing)) ;;
 	--modify | --remove)
-		[[ $seen == *" --set "* || $seen == *" --format "* ||
-		    $seen == *" --numeric "* ]] ;;
-	--format | --numeric)
+		((listing)) || [[ $seen == *" --set "* ]] ;;
+	--numeric)
 		((change)) || [[ $seen == *" --set "* ]] ;;
 	*)
 		return 1 ;;
@@ -414,6 +418,7 @@ _poolctl()
 {
 	local -a words=() args=()
 	local cword cur bin w long expect='' dashdash='' socket='' seen=' '
+	local format=''
 	local cmd='' n j c
 
 	COMPREPLY=()
@@ -428,6 +433,7 @@ _poolctl()
 		w=${words[j]}
 		if [[ -n $expect ]]; then
 			[[ $expect == --socket ]] && socket=$w
+			[[ $expect == --format ]] && format=$w
 			expect=''
 		elif [[ -n $dashdash || $w == - || $w != -* ]]; then
 			args+=("$w")
@@ -438,6 +444,7 @@ _poolctl()
 			seen+="$long "
 			if [[ $w == *=* ]]; then
 				[[ $long == --socket ]] && socket=${w#*=}
+				[[ $long == --format ]] && format=${w#*=}
 			elif [[ $_poolctl_value_opts == *[[:space:]]"$long"[[:space:]]* ]]
 			then
 				expect=$long

@@ -182,16 +182,23 @@ spaceless || fail "completing a group of --acl: a space after 'root:'"
 comp 'poolctl acl pool -x u:1,user:roo'
 [ "$got" = "root" ] || fail "completing a user of -x gave '$got', not 'root'"
 # What poolctl would refuse beside what is given is not offered: --set
-# with -m or -x, --format and -n with a change.
+# with -m or -x, -n with a change, and --format but for json with one.
 line='poolctl acl pool -m u:1:r -'
 expect "$line" -s --socket -j --json --json=pretty --json=short -h --help \
-	-V --version -x --remove
+	-V --version -x --remove --format
 line='poolctl acl pool --set none -'
 expect "$line" -s --socket -j --json --json=pretty --json=short -h --help \
-	-V --version
+	-V --version --format
+line='poolctl acl pool -m u:1:r --format='
+expect "$line" json
+line='poolctl acl pool --set none --format '
+expect "$line" json
 line='poolctl acl pool --format=kv -'
 expect "$line" -s --socket -j --json --json=pretty --json=short -h --help \
 	-V --version -n --numeric
+line='poolctl acl pool --format json -'
+expect "$line" -s --socket -j --json --json=pretty --json=short -h --help \
+	-V --version -n --numeric --set -m --modify -x --remove
 line='poolctl acl pool -n -'
 expect "$line" -s --socket -j --json --json=pretty --json=short -h --help \
 	-V --version --format
