@@ -99,6 +99,20 @@ write_seed(const char *sub, const char *name, const struct seed *s)
 	nbytes += s->n;
 }
 
+/*
+ * The fuzz_engine seed s again as name, byte 4 set to b4: 0xE0..0xE3
+ * pick a granularity of 512 << (b4 & 3) (fuzz_engine.c), which no other
+ * seed sets; every other byte means what it meant.
+ */
+static void
+write_seed_granular(const char *name, const struct seed *s, uint8_t b4)
+{
+	struct seed g = *s;
+
+	g.b[4] = b4;
+	write_seed("fuzz_engine", name, &g);
+}
+
 /* ------------------------------------------------------------------ */
 /* fuzz_engine streams */
 
@@ -213,6 +227,7 @@ engine_seeds(void)
 	e_op_idx(&s, E_FREE | 0x10, 0);
 	put8(&s, E_TRIM);
 	write_seed("fuzz_engine", "basic", &s);
+	write_seed_granular("basic_g1024", &s, 0xE1);
 
 	/* Spans freed as released by their owner (the daemon's stepped
 	 * release), beside a retained small block's page. */
@@ -293,6 +308,7 @@ engine_seeds(void)
 	put8(&s, E_BURST | 0xf0);
 	e_size(&s, 100);
 	write_seed("fuzz_engine", "fill", &s);
+	write_seed_granular("fill_g2048", &s, 0xE2);
 
 	/* Aligned requests, small and large, and odd alignments. */
 	e_header(&s, 1, false, 0, 3, 512, 0, 0);
@@ -371,6 +387,7 @@ engine_seeds(void)
 	e_op_idx(&s, E_RESIZE, 0);
 	e_edge(&s, 5);
 	write_seed("fuzz_engine", "realloc", &s);
+	write_seed_granular("realloc_g4096", &s, 0xE3);
 
 	/* A 16 MiB pool with big spans. */
 	e_header(&s, 1, false, 0, 0, 4096, 0, 0);
@@ -428,6 +445,7 @@ engine_seeds(void)
 	}
 	e_alloc(&s, 20000, -1);
 	write_seed("fuzz_engine", "cache_churn", &s);
+	write_seed_granular("cache_churn_g512", &s, 0xE0);
 
 	/*
 	 * Pages of 2 MiB (byte 4 0xc8), as a pool on huge pages has, at
