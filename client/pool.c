@@ -459,11 +459,18 @@ pool_usable_size(struct pool *p, pool_off_t off, size_t *out)
 
 	if (out == NULL)
 		return conn_local_failure(-EINVAL);
-	/* A block this handle holds alone is known here, size and all. */
+	/*
+	 * A block this handle holds alone is known here, size and all; but
+	 * answered as a cache hit is, only while the handle works: a pool
+	 * destroyed under it (-EBADF) or a daemon gone (-ECONNRESET) ends
+	 * what the table remembers, as the daemon would say.
+	 */
 	if ((error = client_block_args(p, off)) != 0 ||
 	    (error = cache_known(p, off, &usable)) != 0)
 		return error;
 	if (usable != 0) {
+		if ((error = cache_check(p)) != 0)
+			return error;
 		*out = usable;
 		return 0;
 	}

@@ -30,7 +30,8 @@
  *   - the share map the daemon sends cannot be made writable;
  *   - a read-only handle has no cache; a dead daemon stops the cache, and
  *     so does a pool destroyed by force under the handle, at once, with
- *     no words of another pool's refusal;
+ *     no words of another pool's refusal; pool_usable_size of a block the
+ *     cache knows the size of is refused then too;
  *   - threads started after others ended reuse their shard and its blocks;
  *   - a block freed while the cache gives its slack back is freed only
  *     after the shrink, never shrinking the block that next takes its
@@ -544,6 +545,7 @@ dead_daemon_stops_the_cache(void **state)
 	struct pool_conn *c;
 	struct pool *p;
 	pool_off_t x, y;
+	size_t usable = 1;
 
 	(void)state;
 	p = open_ok(&c, "c");
@@ -553,6 +555,9 @@ dead_daemon_stops_the_cache(void **state)
 	assert_int_equal(harness_stop(&daemon_proc), 0);
 	/* Within a tick of the coarse clock the cache notices. */
 	harness_sleep_ms(20);
+	/* y's size is known here, yet the block is gone with the daemon. */
+	EXPECT_RC(pool_usable_size(p, y, &usable), -ECONNRESET);
+	assert_int_equal(usable, 1);
 	EXPECT_RC(pool_alloc(p, 64, &x), -ECONNRESET);
 	EXPECT_RC(pool_free(p, y), -ECONNRESET);
 	/* These have nothing to send, and still say so (they said 0). */
@@ -565,8 +570,8 @@ dead_daemon_stops_the_cache(void **state)
 /*
  * Another client destroys the pool by force: the cache must not hand out
  * one more block of it (a producer would pass on offsets into a pool that
- * is gone), nor take a free, though it still has a block cached and the
- * connection is fine.
+ * is gone), nor take a free, nor say the size of a block the pool freed,
+ * though it still has a block cached and the connection is fine.
  */
 static void
 forced_destroy_stops_the_cache(void **state)
@@ -574,6 +579,7 @@ forced_destroy_stops_the_cache(void **state)
 	struct pool_conn *c, *admin;
 	struct pool *p;
 	pool_off_t x, y;
+	size_t usable = 1;
 
 	(void)state;
 	p = open_ok(&c, "c");
@@ -582,6 +588,9 @@ forced_destroy_stops_the_cache(void **state)
 	EXPECT_RC(pool_free(p, x), 0);		/* cached */
 	EXPECT_RC(pool_connect(daemon_proc.sock, &admin), 0);
 	EXPECT_RC(pool_destroy_force(admin, "c"), 0);
+	/* Nor say the size of a block it knows, freed with the pool. */
+	EXPECT_RC(pool_usable_size(p, y, &usable), -EBADF);
+	assert_int_equal(usable, 1);
 	EXPECT_RC(pool_alloc(p, 64, &x), -EBADF);
 	EXPECT_RC(pool_free(p, y), -EBADF);
 	EXPECT_RC(pool_alloc(p, 1 << 20, &x), -EBADF);
