@@ -657,6 +657,23 @@ refuse_shared_resize(struct call *c, struct dpool *p,
 		      (unsigned long long)m->offset, shrink ? "shrink" : "move");
 }
 
+/*
+ * A resize the engine found no run for (-ENOMEM, not the limit's): the
+ * room the pool has, as an allocation's refusal says it, since "cannot
+ * resize" alone left the program to guess how much room there was.
+ */
+static int
+refuse_resize_no_run(struct call *c, struct dpool *p,
+		     const Poolmgr__Realloc *m)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "resizing 0x%llx to %llu byte%s",
+		 (unsigned long long)m->offset, (unsigned long long)m->size,
+		 log_plural(m->size));
+	return refuse_no_run(c, p, what, m->retry_follows);
+}
+
 /* A resize past the pool's size, which no block may have (-EFBIG). */
 static int
 refuse_resize_past_pool(struct call *c, struct dpool *p,
@@ -791,6 +808,8 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 		return refuse_resize_quota(c, h, m);
 	if (rc == -EFBIG)
 		return refuse_resize_past_pool(c, h->pool, m);
+	if (rc == -ENOMEM)
+		return refuse_resize_no_run(c, h->pool, m);
 	if (rc)
 		return refuse(c, rc, "cannot resize 0x%llx to %llu byte%s%s",
 			      (unsigned long long)m->offset,

@@ -239,6 +239,9 @@ int refuse_bound(struct call *c, struct dpool *p, int rc, uint64_t size,
 		 bool retry_follows);
 /* The daemon's own memory ran out (DPOOL_NO_MEMORY). */
 int refuse_no_memory(struct call *c);
+/* The engine found no run for what (-ENOMEM): the room the pool has. */
+int refuse_no_run(struct call *c, struct dpool *p, const char *what,
+		  bool retry_follows);
 /* An allocation of size refused (rc): which bound, in words, counted. */
 int refuse_alloc(struct call *c, struct dpool *p, int rc, bool retry_follows,
 		 uint64_t size);

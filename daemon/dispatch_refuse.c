@@ -477,16 +477,16 @@ refuse_no_memory(struct call *c)
 }
 
 /*
- * The engine's own refusal of an allocation: what room the pool has, its
- * longest free run and its free bytes (the engine merged its caches
- * before it refused), and, when it has evictable names nobody holds and
- * made no room of them (make_room: none of their windows holds the
- * request, or all of them are too few bytes), that evicting them would
- * not have done.  Not said of a request the client will try again
- * (retry_follows): it evicted nothing, without looking.
+ * The engine's own refusal of what (an allocation, a resize): what room
+ * the pool has, its longest free run and its free bytes (the engine
+ * merged its caches before it refused), and, when it has evictable names
+ * nobody holds and made no room of them (make_room: none of their
+ * windows holds the request, or all of them are too few bytes), that
+ * evicting them would not have done.  Not said of a request the client
+ * will try again (retry_follows): it evicted nothing, without looking.
  */
-static int
-refuse_no_run(struct call *c, struct dpool *p, uint64_t size,
+int
+refuse_no_run(struct call *c, struct dpool *p, const char *what,
 	      bool retry_follows)
 {
 	char run[24], all[24], ev[24];
@@ -496,14 +496,11 @@ refuse_no_run(struct call *c, struct dpool *p, uint64_t size,
 	bytes_text(st.largest_free, run, sizeof(run));
 	bytes_text(st.free_bytes + st.cached_bytes, all, sizeof(all));
 	if (retry_follows || p->evict.unheld == 0)
-		return refuse(c, -ENOMEM, "allocating %llu byte%s: pool %s's "
-			      "longest free run is %s (%s free in all)",
-			      (unsigned long long)size, log_plural(size),
-			      p->name, run, all);
-	return refuse(c, -ENOMEM, "allocating %llu byte%s: pool %s's longest "
-		      "free run is %s (%s free in all), and evicting its %u "
-		      "evictable name%s nobody holds (%s) would make no room "
-		      "for it", (unsigned long long)size, log_plural(size),
+		return refuse(c, -ENOMEM, "%s: pool %s's longest free run is "
+			      "%s (%s free in all)", what, p->name, run, all);
+	return refuse(c, -ENOMEM, "%s: pool %s's longest free run is %s (%s "
+		      "free in all), and evicting its %u evictable name%s "
+		      "nobody holds (%s) would make no room for it", what,
 		      p->name, run, all, p->evict.unheld,
 		      log_plural(p->evict.unheld),
 		      bytes_text(p->evict.unheld_bytes, ev, sizeof(ev)));
@@ -513,6 +510,8 @@ int
 refuse_alloc(struct call *c, struct dpool *p, int rc, bool retry_follows,
 	     uint64_t size)
 {
+	char what[48];
+
 	if (rc == DPOOL_NO_MEMORY)
 		return refuse_no_memory(c);
 	uncount_retried(p, rc, retry_follows);
@@ -520,8 +519,9 @@ refuse_alloc(struct call *c, struct dpool *p, int rc, bool retry_follows,
 		return refuse_limit(c, p);
 	if ((rc == -EDQUOT && dpool_has_quota(p)) || rc == -EFBIG)
 		return refuse_bound(c, p, rc, size, retry_follows);
+	snprintf(what, sizeof(what), "allocating %llu byte%s",
+		 (unsigned long long)size, log_plural(size));
 	if (rc == -ENOMEM)
-		return refuse_no_run(c, p, size, retry_follows);
-	return refuse(c, rc, "allocating %llu byte%s", (unsigned long long)size,
-		      log_plural(size));
+		return refuse_no_run(c, p, what, retry_follows);
+	return refuse(c, rc, "%s", what);
 }

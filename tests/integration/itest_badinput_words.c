@@ -29,7 +29,10 @@
  * every call that takes one, has no words, not even right after a
  * connect whose socket path was too long left words for that code.  A
  * shared block's refused shrink and move each say which it was, and a
- * growth past the pool's size names that size, shared block or not.
+ * growth past the pool's size names that size, shared block or not.  A
+ * growth in a pool with no run for it says what room there is, as an
+ * allocation's refusal does: "resizing 0x... to N bytes: pool room's
+ * longest free run is ...", by the daemon or by the library's move.
  * pool_close and pool_disconnect leave the words as they were.
  */
 #include <errno.h>
@@ -470,6 +473,84 @@ shared_resize_says_which(void **state)
 	stop_daemon();
 }
 
+/* ---- full_pool_resize_says_what_room ------------------------------------ */
+
+/*
+ * The words of a resize the engine refused (-ENOMEM, no limit) after
+ * those of an allocation of its size in the same pool, which name the
+ * same room: the resize's are exactly the allocation's, "resizing 0x...
+ * to N bytes" for "allocating N bytes".  A resize of under 1 MiB is the
+ * daemon's alone; one of 1 MiB or more is tried in place, then as an
+ * allocation and a copy by the library, then by the daemon, whose
+ * refusal the program sees.  Neither changes the block, its bytes, the
+ * caller's offset or the pool's books.
+ */
+static void
+expect_resize_room_words(struct pool *p, pool_off_t off, size_t size)
+{
+	char want[256], call[64];
+	struct pool_stats before, after;
+	pool_off_t out = POOL_OFF_NONE - 1, none;
+	const char *w;
+
+	snprintf(call, sizeof(call), "pool_alloc(%zu) in a full pool", size);
+	expect_rc(pool_alloc(p, size, &none), -ENOMEM, call);
+	w = pool_last_message(-ENOMEM);
+	if (strncmp(w, "allocating ", 11) != 0 || !strchr(w, ':'))
+		fail_msg("%s: \"%s\"", call, w);
+	snprintf(want, sizeof(want), "resizing 0x%llx to %zu bytes%s",
+		 (unsigned long long)off, size, strchr(w, ':'));
+	before = harness_stats(p);
+	snprintf(call, sizeof(call), "pool_realloc to %zu in a full pool",
+		 size);
+	expect_rc(pool_realloc(p, off, size, &out), -ENOMEM, call);
+	expect_words(-ENOMEM, want, call);
+	assert_true(out == POOL_OFF_NONE - 1);
+	after = harness_stats(p);
+	assert_int_equal(after.live_blocks, before.live_blocks);
+	assert_int_equal(after.allocated_bytes, before.allocated_bytes);
+	assert_int_equal(after.largest_free, before.largest_free);
+}
+
+static void
+full_pool_resize_says_what_room(void **state)
+{
+	struct pool_create_opts co = {.max_size = 4 * MiB, .mode = 0600};
+	struct pool *p = NULL;
+	pool_off_t big, next, small, after;
+	const unsigned char *b;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(pool_create(fx.conn, "room", &co), 0);
+	assert_int_equal(pool_open(fx.conn, "room", &p), 0);
+	/* 1.5 MiB, 1.5 MiB, 512 KiB, 300 KiB: 212 KiB left. */
+	assert_int_equal(pool_alloc(p, 1536 * KiB, &big), 0);
+	assert_int_equal(pool_alloc(p, 1536 * KiB, &next), 0);
+	assert_int_equal(pool_alloc(p, 512 * KiB, &small), 0);
+	assert_int_equal(pool_alloc(p, 300 * KiB, &after), 0);
+	memset(pool_ptr(p, big), 0x5b, 1536 * KiB);
+	memset(pool_ptr(p, small), 0x5c, 512 * KiB);
+
+	expect_resize_room_words(p, small, 800 * KiB);
+	expect_resize_room_words(p, big, 2 * MiB);
+
+	for (b = pool_ptr(p, big), i = 0; i < 1536 * KiB; i++)
+		if (b[i] != 0x5b)
+			fail_msg("byte %zu of the big block changed", i);
+	for (b = pool_ptr(p, small), i = 0; i < 512 * KiB; i++)
+		if (b[i] != 0x5c)
+			fail_msg("byte %zu of the small block changed", i);
+	assert_int_equal(pool_free(p, big), 0);
+	assert_int_equal(pool_free(p, next), 0);
+	assert_int_equal(pool_free(p, small), 0);
+	assert_int_equal(pool_free(p, after), 0);
+	harness_expect_checked(fx.conn, "room");
+	pool_close(p);
+	assert_int_equal(pool_destroy(fx.conn, "room"), 0);
+	stop_daemon();
+}
+
 /* ---- missing_things_are_named ------------------------------------------- */
 
 /*
@@ -849,6 +930,9 @@ main(void)
 		    badinput_teardown),
 		cmocka_unit_test_setup_teardown(
 		    shared_resize_says_which, badinput_setup,
+		    badinput_teardown),
+		cmocka_unit_test_setup_teardown(
+		    full_pool_resize_says_what_room, badinput_setup,
 		    badinput_teardown),
 		cmocka_unit_test_setup_teardown(
 		    missing_things_are_named, badinput_setup,
