@@ -909,7 +909,9 @@ POOL_API int pool_alloc_wait(struct pool *p, size_t size, size_t align,
  * pool_realloc - resize the block at off, in place when possible, else move
  * it (the bytes are copied: for sizes of 1 MiB or more by this call, in the
  * calling process, otherwise by the daemon).  off == POOL_OFF_NONE
- * allocates; size 0 frees and stores POOL_OFF_NONE (both: -EINVAL).  On
+ * allocates; size 0 frees and stores POOL_OFF_NONE (both: -EINVAL).  A
+ * resize is a write, size 0 too: -EACCES on a read-only handle (where
+ * pool_free drops its own reference).  On
  * failure the old block is unchanged.  The handle must hold a reference
  * (-EPERM); a block other handles hold, or a persistent one, only grows,
  * in place (-EBUSY for a shrink or a move: the others may use all of it).
