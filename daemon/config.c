@@ -483,6 +483,14 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 	int rc;
 
 	if (strcmp(key, "socket") == 0) {
+		/*
+		 * Refused here, at its line, as a path too long is: the
+		 * start's own check would not say where it came from, and a
+		 * reload would take a file that no start can.
+		 */
+		if (*value == '\0')
+			return snprintf(ls->problem, sizeof(ls->problem),
+					"the socket path is empty"), 0;
 		if (strlen(value) >= sizeof(cf->socket))
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"socket path too long (%zu bytes, at "

@@ -615,7 +615,8 @@ socket_dir_of_others_refused(void **state)
 /*
  * --check-config beside a live daemon on the same socket (a start there
  * would be refused): a good file is ok (0), a broken one is named with
- * its line and problem (1), so is an empty socket path; without --config
+ * its line and problem (1), so is an empty socket path (at its line, as a
+ * start and a reload refuse it); without --config
  * it is a usage error (2).  A pool on a NUMA node with no memory here is
  * warned of, the file ok.  The daemon is never asked: it serves on with
  * the file it read, the checked pool q never made.
@@ -647,7 +648,7 @@ check_config_option(void **state)
 
 	write_config(&d, "socket =\n");
 	assert_int_equal(check_run(out, sizeof(out), "-t -c %s", d.conf), 1);
-	snprintf(want, sizeof(want), "poolmgrd: %s: the socket path is "
+	snprintf(want, sizeof(want), "poolmgrd: %s:3: the socket path is "
 		 "empty\n", d.conf);
 	assert_string_equal(out, want);
 

@@ -26,7 +26,8 @@
  *
  * The keys that take words or names: a bad socket_mode, hello_timeout or
  * numa_policy, an admin_group, owner or group that names nobody, a socket
- * path past sun_path and a 257th pool are each refused at their line, a
+ * path that is empty (by a start and a reload too) or past sun_path and a
+ * 257th pool are each refused at their line, a
  * directory given as the file as unreadable; existing names are read as
  * their ids, on the pool the daemon makes.
  *
@@ -386,6 +387,29 @@ probe_timeout_bounded(void **state)
 	refused_on_reload(&d, "[daemon]\nrestart_probe_timeout = 0\n",
 			  "6: bad restart_probe_timeout '0' (1 to 600 "
 			  "seconds)");
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+/*
+ * socket = with no path is refused at its line, as a path too long is:
+ * by --check-config, by a start (with --socket too: the file is wrong
+ * either way) and by a reload, which keeps the running configuration
+ * rather than take a socket no start could bind.
+ */
+static void
+empty_socket_refused_at_its_line(void **state)
+{
+	struct daemon_proc d;
+
+	(void)state;
+	config_dir(&d);
+	check_refuses(&d, "socket", "", "the socket path is empty");
+	remove_dir(&d);
+	refused_at_start("socket =\n", "3: the socket path is empty");
+	assert_int_equal(harness_start(&d, "[pool first]\nsize = 1M\n"), 0);
+	refused_on_reload(&d, "[daemon]\nsocket =\n",
+			  "6: the socket path is empty");
+	assert_int_equal(harness_log_count(&d, "not applied"), 0);
 	assert_int_equal(harness_stop(&d), 0);
 }
 
@@ -1062,6 +1086,7 @@ main(void)
 		cmocka_unit_test(long_line_named_at_start),
 		cmocka_unit_test(keyless_sections_refused_on_reload),
 		cmocka_unit_test(probe_timeout_bounded),
+		cmocka_unit_test(empty_socket_refused_at_its_line),
 		cmocka_unit_test(key_before_any_section_named),
 		cmocka_unit_test(named_keys_read_or_refused),
 		cmocka_unit_test(acl_read_or_refused),
