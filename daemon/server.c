@@ -446,7 +446,7 @@ int
 server_run(const struct server_opts *o, struct config *cf)
 {
 	struct event *ev_term, *ev_int, *ev_hup;
-	const char *path;
+	const char *path, *from;
 	struct restored rs;
 	struct dpool *p;
 	int lfd, restarted;
@@ -456,12 +456,18 @@ server_run(const struct server_opts *o, struct config *cf)
 	socket_given = o->socket_path != NULL;
 	dispatch_set_config(cf);
 	path = o->socket_path ? o->socket_path : cf->socket;
+	/*
+	 * Named by where it came from, as --check-config names it: the
+	 * file's own path was refused at its line (config.c), so one refused
+	 * here is --socket's.
+	 */
+	from = o->socket_path ? "--socket: " : "";
 	/* An empty path would bind an abstract address nobody can chmod. */
 	if (*path == '\0')
-		fatalx("the socket path is empty");
+		fatalx("%sthe socket path is empty", from);
 	if (strlen(path) >= sizeof(server_socket))
-		fatalx("socket path too long (%zu bytes, at most %zu): %s",
-		       strlen(path), sizeof(server_socket) - 1, path);
+		fatalx("%ssocket path too long (%zu bytes, at most %zu): %s",
+		       from, strlen(path), sizeof(server_socket) - 1, path);
 	snprintf(server_socket, sizeof(server_socket), "%s", path);
 	signal(SIGPIPE, SIG_IGN);
 	/*

@@ -13,7 +13,9 @@
  * The socket: without socket_mode in the file it is created 0660 (and
  * with it, as set); a second daemon started on the socket of a live one
  * refuses to start (exit 1, "another poolmgrd answers on PATH") and leaves
- * the first one, its socket, its clients and their blocks untouched; and a
+ * the first one, its socket, its clients and their blocks untouched; a
+ * --socket path that is empty or too long stops a start that says it came
+ * from --socket, as --check-config does; and a
  * stale socket file - left by a daemon killed with SIGKILL, a socket bound
  * by a process that does not listen, or a plain file - is replaced and the
  * daemon starts.  A directory on the way to the socket that every user
@@ -453,18 +455,24 @@ socket_refused(const char *path, const char *want)
 			 "in its log:\n%s", path, rc, want, log);
 }
 
+/*
+ * An empty path and one too long are named as coming from --socket, as
+ * --check-config names them: the file's own are refused at their line.
+ */
 static void
 bad_socket_paths_refused(void **state)
 {
-	char path[150];
+	char path[150], want[256];
 
 	(void)state;
-	socket_refused("", "the socket path is empty");
+	socket_refused("", "poolmgrd: --socket: the socket path is empty");
 	/* 108 bytes: one past what sun_path holds with its terminator. */
 	memset(path, 'x', sizeof(path));
 	memcpy(path, "/tmp/", 5);
 	path[108] = '\0';
-	socket_refused(path, "socket path too long (108 bytes, at most 107)");
+	snprintf(want, sizeof(want), "poolmgrd: --socket: socket path too long "
+		 "(108 bytes, at most 107): %s\n", path);
+	socket_refused(path, want);
 	/* The daemon makes the socket's directory, not the ones above it. */
 	socket_refused("/nonexistent-poolmgr/run/poolmgrd.sock",
 		       "creating the socket's directory "
