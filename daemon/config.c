@@ -162,7 +162,8 @@ good_granularity(uint32_t g)
 
 /*
  * A warning for the caller to log; past the room for them, counted (the
- * last room says how many, at the end of the load).
+ * room after them says how many, at the end of the load, and the last is
+ * the admin_group's: config_read.c's note_admin_group).
  */
 void
 config_warn(struct load_state *ls, const char *fmt, ...)
@@ -170,7 +171,7 @@ config_warn(struct load_state *ls, const char *fmt, ...)
 	struct config *cf = ls->cf;
 	va_list ap;
 
-	if (cf->nwarnings < CONFIG_MAX_WARNINGS - 1) {
+	if (cf->nwarnings < CONFIG_MAX_WARNINGS - 2) {
 		va_start(ap, fmt);
 		vsnprintf(cf->warnings[cf->nwarnings++], CONFIG_WARNING_LEN,
 			  fmt, ap);

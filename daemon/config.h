@@ -120,8 +120,13 @@ struct config_pool {
  */
 #define CONFIG_ADMIN_CONNECTIONS 8
 
-/* What a load read but would have the reader know (see config.c). */
-#define CONFIG_MAX_WARNINGS 8
+/*
+ * What a load read but would have the reader know (see config.c): at
+ * most seven sizes written with a byte unit, a line that counts those
+ * past them, and an admin_group that is the daemon's own group, which no
+ * count of sizes may hide.
+ */
+#define CONFIG_MAX_WARNINGS 9
 #define CONFIG_WARNING_LEN 320
 
 struct config {

@@ -153,20 +153,23 @@ read_line(char *str, int num, void *stream)
  * shipped units give both poolmgr): as admin_group, every client that
  * connects through the group may destroy, recreate and re-own any pool.
  * A warning, not an error: a host whose every client is trusted may mean
- * it, and the file has always loaded.
+ * it, and the file has always loaded.  Said in the room kept for it, not
+ * through config_warn: a file with many sizes written "1MB" must not fold
+ * it into their count, "N more warnings like these", which it is not.
  */
 static void
 note_admin_group(struct load_state *ls)
 {
-	const struct config *cf = ls->cf;
+	struct config *cf = ls->cf;
 
 	if (!cf->has_admin_gid || cf->admin_gid != getegid())
 		return;
-	config_warn(ls, "%s:%d: admin_group %u is the daemon's own group, "
-		    "the socket's: every client that connects through it may "
-		    "create, destroy and set any pool; name a group of admins "
-		    "only", ls->name, ls->admin_line,
-		    (unsigned)cf->admin_gid);
+	assert(cf->nwarnings < CONFIG_MAX_WARNINGS);
+	snprintf(cf->warnings[cf->nwarnings++], CONFIG_WARNING_LEN,
+		 "%s:%d: admin_group %u is the daemon's own group, the "
+		 "socket's: every client that connects through it may create, "
+		 "destroy and set any pool; name a group of admins only",
+		 ls->name, ls->admin_line, (unsigned)cf->admin_gid);
 }
 
 /*
@@ -267,12 +270,12 @@ load_stream(struct load_state *ls, const char *name, char *err,
 			return -1;
 		}
 	}
-	note_admin_group(ls);
 	if (ls->warnings_left_out)
 		snprintf(cf->warnings[cf->nwarnings++], CONFIG_WARNING_LEN,
 			 "%s: %u more warning%s like these", name,
 			 ls->warnings_left_out,
 			 ls->warnings_left_out == 1 ? "" : "s");
+	note_admin_group(ls);
 	return 0;
 }
 

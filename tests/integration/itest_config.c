@@ -22,7 +22,8 @@
  * may write (not sticky) stops a start; one another uid may change (its
  * own, group-writable, under one of its, or reached through its symbolic
  * link) is warned of, and the daemon listens all the same.  An
- * admin_group that is the socket's is warned of.
+ * admin_group that is the socket's is warned of, however many other
+ * warnings the file has.
  *
  * poolmgrd --check-config reads the file as a start would and touches
  * nothing else: beside a live daemon on the same socket it says ok or
@@ -764,15 +765,19 @@ check_config_option(void **state)
  * (and the shipped units give both poolmgr), makes every client that
  * reaches the socket through that group an admin: said with the line at
  * start, at each reload and by --check-config, and the file still loads.
- * Another group says nothing.
+ * Another group says nothing.  Nor does a file with more sizes written
+ * "1MB" than are said one by one hide it in their count ("N more
+ * warnings like these"), which it is none of.
  */
 static void
 admin_group_of_the_socket_warned(void **state)
 {
 	gid_t own = getegid(), other = own == 65534 ? 65533 : 65534;
 	struct daemon_proc d;
-	char conf[64], out[1024], want[1024];
+	char conf[512], out[4096], want[1024];
 	struct stat st;
+	size_t at;
+	int i;
 
 	(void)state;
 	snprintf(conf, sizeof(conf), "admin_group = %u\n", (unsigned)own);
@@ -800,6 +805,29 @@ admin_group_of_the_socket_warned(void **state)
 				   d.conf), 0);
 	snprintf(want, sizeof(want), "poolmgrd: %s: ok, 0 pools\n", d.conf);
 	assert_string_equal(out, want);
+
+	/* Eight sizes of "1MB": seven said, the eighth counted. */
+	at = (size_t)snprintf(conf, sizeof(conf), "admin_group = %u\n",
+			      (unsigned)own);
+	for (i = 0; i < 8; i++)
+		at += (size_t)snprintf(conf + at, sizeof(conf) - at,
+				       "[pool p%d]\nsize = 1MB\n", i);
+	write_config(&d, conf);
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d.sock,
+				   d.conf), 0);
+	snprintf(want, sizeof(want), "poolmgrd: %s: 1 more warning like "
+		 "these\npoolmgrd: %s:3: admin_group %u " ADMIN_IS_SOCKETS
+		 "\npoolmgrd: %s: ok, 8 pools\n", d.conf, d.conf,
+		 (unsigned)own, d.conf);
+	if (!strstr(out, want))
+		fail_msg("--check-config said:\n%s\nnot, at its end:\n%s", out,
+			 want);
+	harness_reload(&d);
+	snprintf(want, sizeof(want), "%s:3: admin_group %u " ADMIN_IS_SOCKETS,
+		 d.conf, (unsigned)own);
+	assert_int_equal(harness_log_count(&d, want), 3);
+	assert_int_equal(harness_log_count(&d, "1 more warning like these"),
+			 1);
 	harness_stop(&d);
 }
 
