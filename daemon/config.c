@@ -635,6 +635,7 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 					p->name), 0;
 	} else if (strcmp(key, "granularity") == 0) {
 		bad = parse_uint(value, &p->granularity) ? "granularity" : NULL;
+		why = " (bytes, a power of two from 8 to the page size)";
 		if (!bad && !good_granularity(p->granularity))
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"granularity %s in [pool %s] is not a "

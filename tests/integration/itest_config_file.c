@@ -213,6 +213,10 @@ pool_values_checked_in_the_file(void **state)
 			 "from 8 to the page size");
 	refused_at_start("[pool g]\nsize = 1M\ngranularity = 4\n",
 			 "5: granularity 4 in [pool g]");
+	/* No number at all: what the key takes is said too. */
+	refused_at_start("[pool g]\nsize = 1M\ngranularity = 16K\n",
+			 "5: bad granularity '16K' in [pool g] (bytes, a power "
+			 "of two from 8 to the page size)");
 	refused_at_start("[pool s]\nsize = 65T\n",
 			 "4: size '65T' in [pool s] is above the largest pool, "
 			 "64 TiB");
