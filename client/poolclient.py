@@ -1567,7 +1567,9 @@ class Pool(_Closing):
         """A memoryview (format 'B') of length bytes at offset, straight
         over the mapping: no copy; read-only for a read-only handle.
         length None: the block's usable size.  The view keeps the pool
-        open: close() refuses while one is in use."""
+        open: close() refuses while one is in use.  ECHILD in a forked
+        child, as its every other call (the buffers made before the fork
+        still reach the mapping)."""
         offset = _uint(offset, "offset")
         if length is None:
             length = self.usable_size(offset)
@@ -1576,6 +1578,12 @@ class Pool(_Closing):
             raise _bad("%d bytes at %d: outside the pool's %d" %
                        (length, offset, self._size))
         with self._h as p:
+            if self._h.forked:
+                # The mapping is inherited, and pool_ptr (no request)
+                # answers there: the child's every other call is ECHILD,
+                # the binding's here too.
+                raise PoolError(_errno.ECHILD, _lib.pool_strerror(
+                    -_errno.ECHILD).decode(errors="replace"))
             addr = _lib.pool_ptr(p, offset)
             if not addr:
                 raise _bad("offset %d outside the pool" % offset)

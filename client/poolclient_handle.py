@@ -61,9 +61,10 @@ holds it.
 Fork.  In a forked child the calls other threads of the parent were
 making never end, and one of them may have held a lock: _after_fork
 (os.register_at_fork) forgets every handle's calls and closes, and gives
-each connection and its pools a new lock.  The C library answers ECHILD
-for the handles the child inherited, and closing them frees only the
-child's memory.
+each connection and its pools a new lock, and marks each handle forked.
+The C library answers ECHILD for the handles the child inherited, and
+closing them frees only the child's memory; a buffer, which pool_ptr
+would make without a request, is refused by the binding on the mark.
 """
 
 import collections
@@ -125,6 +126,8 @@ class _Handle:
         # {"ptr": pointer} once a close took it, until finish() frees it.
         self._pending = {}
         self._conn = conn
+        # Inherited across fork(): set in the child (_after_fork).
+        self.forked = False
         if conn is None:
             # Closes that a thread began inside its own calls on the
             # connection or its pools: (thread, close, handles).
@@ -352,6 +355,7 @@ def _after_fork():
     handles = list(_handles)
     for h in handles:
         h._calls, h._closing = [], 0
+        h.forked = True
         if h._conn is None:
             h._new_lock()
             h._deferred = []

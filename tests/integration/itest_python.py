@@ -1273,6 +1273,40 @@ def forked_child_must_reconnect():
 
 
 @test
+def a_forked_child_makes_no_buffer():
+    """A forked child's inherited pool refuses a new buffer with ECHILD,
+    with a length given or without, as its every other call: a buffer
+    with a length was made over the inherited mapping.  The buffers it
+    inherited still reach the mapping."""
+    with poolclient.connect() as c, c.open("py") as p:
+        off = p.alloc(64)
+        mv = p.buffer(off, 8)
+        mv[:] = b"inherit!"
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                for args in ((off, 8), (off,), (off, 0)):
+                    e = expect_error(errno.ECHILD, p.buffer, *args)
+                    assert e.strerror == poolclient._lib.pool_strerror(
+                        -errno.ECHILD).decode(), e.strerror
+                assert bytes(mv) == b"inherit!", bytes(mv)
+                mv.release()
+                p.close()
+                assert p.closed
+                code = 0
+            except BaseException:
+                traceback.print_exc()
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+        # The parent's own calls are untouched by the child's.
+        assert bytes(p.buffer(off, 8)) == b"inherit!"
+        mv.release()
+        p.free(off)
+
+
+@test
 def close_while_threads_call():
     """A close while other threads call on the pool waits for their calls
     to end, and the calls after it are EBADF: no call reaches a freed
