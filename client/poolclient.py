@@ -512,12 +512,23 @@ class _Pair(typing.NamedTuple):
 class Lookup(_Pair):
     """A name's block: its offset and usable size, a pair as before
     (`off, n = p.lookup(name)`), and the name's generation as an
-    attribute (each publish gives the name a newer one)."""
+    attribute (each publish gives the name a newer one), which _replace
+    keeps unless given generation= (_make of a pair: 0)."""
+
+    # Where none was given: a Lookup made by namedtuple's _make.
+    generation = 0
 
     def __new__(cls, offset, usable_size, generation=0):
         self = super().__new__(cls, offset, usable_size)
         self.generation = generation
         return self
+
+    def _replace(self, /, **changes):
+        """A Lookup with the fields given changed, generation among them,
+        and the others as they were (namedtuple's _replace would make
+        one without the generation)."""
+        generation = changes.pop("generation", self.generation)
+        return type(self)(*super()._replace(**changes), generation)
 
     def __repr__(self):
         return "Lookup(offset=%d, usable_size=%d, generation=%d)" % (

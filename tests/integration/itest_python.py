@@ -1927,6 +1927,49 @@ def every_page_of_names_has_last():
 
 
 @test
+def a_lookup_is_a_named_tuple_with_its_generation():
+    """A Lookup is the pair (offset, usable_size), with the generation
+    besides: namedtuple's _replace and _make give a Lookup that still
+    has one (they raised AttributeError, and its repr too), and a copy
+    or a pickle keeps it."""
+    with poolclient.connect() as c, c.open("py") as p:
+        off = p.alloc(64)
+        p.publish("py/tuple", off)
+        p.publish("py/tuple", off, replace=True)
+        p.free(off)
+        try:
+            f = p.lookup("py/tuple")
+            assert f.generation > 1, f
+            off2, usable = f
+            assert (off2, usable) == (off, p.usable_size(off)) == f
+            moved = f._replace(offset=off + 16)
+            assert isinstance(moved, poolclient.Lookup), type(moved)
+            assert tuple(moved) == (off + 16, usable), moved
+            assert moved.generation == f.generation, moved
+            assert repr(moved) == "Lookup(offset=%d, usable_size=%d, " \
+                "generation=%d)" % (off + 16, usable, f.generation)
+            newer = f._replace(generation=f.generation + 1)
+            assert tuple(newer) == tuple(f), newer
+            assert newer.generation == f.generation + 1, newer
+            made = poolclient.Lookup._make([off, usable])
+            assert tuple(made) == (off, usable) and made.generation == 0
+            assert repr(made) == "Lookup(offset=%d, usable_size=%d, " \
+                "generation=0)" % (off, usable)
+            for again in (copy.copy(f), copy.deepcopy(f),
+                          pickle.loads(pickle.dumps(f))):
+                assert again == f and again.generation == f.generation, \
+                    again
+            assert f._asdict() == {"offset": off, "usable_size": usable}
+            try:
+                f._replace(size=1)
+                raise AssertionError("_replace(size=1) did not raise")
+            except ValueError:
+                pass
+        finally:
+            p.unpublish("py/tuple")
+
+
+@test
 def lookup_waits_for_a_newer_generation():
     """lookup(wait=...) in a child process is answered by a publish
     here, with the name's generation (as names() lists it); a lookup after
