@@ -1137,8 +1137,13 @@ class Connection(_Closing):
         ESRCH when the process has no (such) handle on the pool, EINVAL
         for a pid, handle or start out of range, EOPNOTSUPP from a daemon
         older than the listing."""
-        ask = (_name(pool), _uint(pid, "pid", 32), _uint(handle, "handle", 32),
-               _u64(_uint(start, "start")), ctypes.c_int(0))
+        pid, handle = _uint(pid, "pid", 32), _uint(handle, "handle", 32)
+        if handle and not pid:
+            # In words here: the library's bare EINVAL speaks of a block.
+            raise _bad("handle %d without a pid: a handle is known by its "
+                       "process's pid and its number" % handle)
+        ask = (_name(pool), pid, handle, _u64(_uint(start, "start")),
+               ctypes.c_int(0))
         return self._blocks_pages(ask, self._blocks_page(ask))
 
     def _blocks_page(self, ask):
@@ -1349,7 +1354,9 @@ class Pool(_Closing):
         n = len(sizes)
         if n == 0:
             return []
-        cs = (_size * n)(*[_uint(s, "size") for s in sizes])
+        # Size 0 in words here, as alloc's: the library's bare EINVAL
+        # speaks of a live block.
+        cs = (_size * n)(*[_uint(s, "size", zero=False) for s in sizes])
         offs = (_u64 * n)()
         flags = ALLOC_PERSIST if persist else 0
         rc = []

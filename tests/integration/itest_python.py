@@ -938,6 +938,34 @@ def errors_map_to_pool_error():
                  os.path.join(tempfile.gettempdir(), "no-such-dir", "sock"))
 
 
+@test
+def argument_refusals_say_what_is_wrong():
+    """A size 0 in alloc_batch and a handle without a pid in blocks are
+    refused before any request, in words that say which, as alloc(0)
+    is: they were the library's bare text for EINVAL, which speaks of a
+    live block.  Nothing changes."""
+    with poolclient.connect() as c, c.open("py") as p:
+        before = p.stats()
+        for call in (p.alloc_batch, lambda sizes: p.alloc_batch(
+                sizes, persist=True)):
+            e = expect_error(errno.EINVAL, call, [64, 0])
+            assert e.strerror == "invalid argument: size 0 out of range", \
+                e.strerror
+        e = expect_error(errno.EINVAL, p.alloc, 0)
+        assert e.strerror == "invalid argument: size 0 out of range", \
+            e.strerror
+        for call in (lambda: c.blocks("py", handle=1),
+                     lambda: p.blocks(handle=1)):
+            e = expect_error(errno.EINVAL, call)
+            assert e.strerror == "invalid argument: handle 1 without a " \
+                "pid: a handle is known by its process's pid and its " \
+                "number", e.strerror
+        after = p.stats()
+        for f in ("live_blocks", "allocated_bytes", "allocs",
+                  "failed_allocs"):
+            assert getattr(after, f) == getattr(before, f), f
+
+
 class Int:
     """An integer that is not an int, as numpy's int64 (what np.prod and
     an array's elements give): it has __index__."""
