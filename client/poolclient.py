@@ -777,7 +777,8 @@ class Connection(_Closing):
         bound, $POOLMGR_CONNECT_TIMEOUT or 30 s; -1: none; a fraction
         allowed): a daemon that does not take the connection and answer
         its hello by then is PoolError ETIMEDOUT, its text naming the
-        path and the bound (pool_connect_timeout)."""
+        path and the bound (pool_connect_timeout); 0 gives it no time,
+        ETIMEDOUT unless another error comes first."""
         ptr = ctypes.c_void_p()
         # A path's bytes as the file system has them: a name os.listdir
         # or argv gave, not UTF-8, is escaped in str (os.fsencode).
@@ -1446,10 +1447,12 @@ class Pool(_Closing):
         when done); without, it may be unpublished and reused at any
         time.  wait (seconds; None: do not wait, -1: without end) waits
         for the name to have a generation above after_generation:
-        ETIMEDOUT if none came in time.  While it waits, this
-        connection's other calls wait behind it (pool_lookup_wait(3)),
-        for a quarter second at most: it asks in parts that long, so
-        that signal handlers run meanwhile and Ctrl-C stops it
+        ETIMEDOUT if none came in time; without a wait, after_generation
+        is not looked at (the name's block, whatever its generation).
+        While it waits, this connection's other calls wait behind it
+        (pool_lookup_wait(3)), for a quarter second at most: it asks in
+        parts that long, so that signal handlers run meanwhile and
+        Ctrl-C stops it
         (KeyboardInterrupt).  A part that runs out retains nothing; an
         exception that comes as a part that retained returns (a signal
         handler's) gives back the reference that part took, and leaves
