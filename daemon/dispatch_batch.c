@@ -472,7 +472,11 @@ do_free_batch(struct call *c, const Poolmgr__FreeBatch *m)
 	for (i = 1; i < m->n_offsets; i++)
 		if (batch_offsets[i] == batch_offsets[i - 1] &&
 		    batch_offsets[i] != OFF_NONE) {
-			h->pool->invalid_frees++;	/* a double free */
+			/* A double free; a reader's counts none, as its
+			 * Free of a block it does not hold: counting is
+			 * writing the pool's books. */
+			if (!h->read_only)
+				h->pool->invalid_frees++;
 			return refuse(c, -EINVAL, "offset 0x%llx appears twice",
 				      (unsigned long long)batch_offsets[i]);
 		}
