@@ -51,6 +51,12 @@
  *       refused at once, those drops being no room of its uid, while the
  *       daemon still counts the other uid's blocks (DaemonStats, which
  *       waits for no drop): before, it waited for all of them.
+ *   others_growth_charged_unchecked  a block of 256 KiB the test's uid
+ *       holds, under a user quota of 1 MiB: another uid retains it, grows
+ *       it in place to 896 KiB and lets go.  The test's uid holds 896 KiB
+ *       it never asked for, and its allocation of 256 KiB is refused
+ *       until it frees the block (docs/security.md, Not protected: a
+ *       writer may spend the room of any uid whose block it can hold).
  */
 #include <errno.h>
 #include <grp.h>
@@ -500,6 +506,57 @@ other_uids_drops(void **state)
 	pool_disconnect(c);
 }
 
+#define GROWN (7 * BIG / 2)
+
+/* In the child, as another uid: retain the block at *arg, grow it in
+ * place to GROWN and let it go. */
+static int
+grower_main(void *arg)
+{
+	pool_off_t off = *(pool_off_t *)arg, out = POOL_OFF_NONE;
+	struct pool_conn *c;
+	struct pool *p;
+
+	CHECK_RC(pool_connect(NULL, &c), 0, 10);
+	CHECK_RC(pool_open(c, "g", &p), 0, 11);
+	CHECK_RC(pool_retain(p, off), 0, 12);
+	CHECK_RC(pool_realloc(p, off, GROWN, &out), 0, 13);
+	CHECK(out == off, 14);
+	CHECK_RC(pool_free(p, off), 0, 15);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+others_growth_charged_unchecked(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t x;
+	uid_t me = geteuid();
+	pid_t pid;
+
+	(void)state;
+	harness_skip_unless_root("become another uid");
+	quota_fixture_open(&d, "", "g", 1 * MiB, &c, &p);
+	EXPECT_RC(pool_alloc(p, BIG, &x), 0);
+	pid = harness_spawn_as(OTHER_UID, OTHER_GID, grower_main, &x);
+	assert_true(pid > 0);
+	assert_int_equal(harness_wait(pid), 0);
+	wait_listed(c, "g", OTHER_UID, 0, 0);
+	/* Its growth is the holder's now, past what the holder asked. */
+	expect_usage(c, "g", OTHER_UID, 0, 0);
+	expect_usage(c, "g", me, GROWN, 0);
+	quota_expect_refused(p, BIG, "holds 896.0 KiB");
+	EXPECT_RC(pool_free(p, x), 0);
+	expect_usage(c, "g", me, 0, 0);
+	EXPECT_RC(pool_alloc(p, BIG, &x), 0);
+	EXPECT_RC(pool_free(p, x), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -510,6 +567,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(closed_in_steps, &d),
 		HARNESS_FIXTURE_TEST(retain_waits_for_drops, &d),
 		HARNESS_FIXTURE_TEST(other_uids_drops, &d),
+		HARNESS_FIXTURE_TEST(others_growth_charged_unchecked, &d),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
