@@ -176,7 +176,18 @@ client_map(int fd, uint64_t size, uint64_t pool_page, int prot)
 		saved = errno;
 		munmap(a, msize);
 		errno = saved;
+		return p;
 	}
+	/*
+	 * Out of the program's core dumps: a dump reads every page of a
+	 * mapping, and on the pool's memfd a read of a page no block uses
+	 * makes it resident, so one crash of a program that maps a pool of
+	 * 64 GiB would commit 64 GiB to the pool, past its limit, and write
+	 * as much into the core.  A program that wants its blocks in its
+	 * core asks for them (madvise MADV_DODUMP).  No error: a kernel
+	 * without it dumps the mapping, as before.
+	 */
+	(void)madvise(p, size, MADV_DONTDUMP);
 	return p;
 }
 

@@ -396,6 +396,13 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 			close(p->memfd);
 		goto fail;
 	}
+	/*
+	 * Out of the daemon's core dumps: a dump reads every page of every
+	 * pool, which on a memfd makes each page no block uses resident (a
+	 * pool of 64 TiB of address space, all of it), and writes every
+	 * pool into the core.  A kernel without it dumps them, as before.
+	 */
+	(void)madvise(p->map, p->size, MADV_DONTDUMP);
 	/* Before any page is faulted in: none is placed otherwise. */
 	if (memfd == -1 && pp->numa_policy != DPOOL_NUMA_NONE &&
 	    (rc = dpool_numa_set(p->map, p->size, pp->numa_policy,

@@ -21,10 +21,17 @@
  * past its end and new seals are all refused (it is sealed), so no client
  * can make another's mapping fault.
  *
+ * A fourth shows that a pool's mapping is left out of core dumps, the
+ * client's and the daemon's (VmFlags "dd" in /proc/PID/smaps): a dump
+ * reads every page of a mapping, which on the memfd makes every page no
+ * block uses resident, past the pool's limit, and writes the whole pool
+ * into the core.
+ *
  * Children report through their exit codes (each failed check has its own
  * code and a line on stderr); the parent asserts them.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -784,6 +791,70 @@ memfd_size_cannot_change(void **state)
 	stop_daemon();
 }
 
+/*
+ * The VmFlags of process pid's mapping that starts at start (if not 0)
+ * or whose file is path (a memfd's name as /proc shows it, whole), into
+ * flags; false if there is none.
+ */
+static bool
+mapping_flags(pid_t pid, unsigned long start, const char *path,
+	      char *flags, size_t len)
+{
+	char name[64], line[512];
+	unsigned long at;
+	bool in = false, found = false;
+	size_t n = path ? strlen(path) : 0;
+	FILE *f;
+	int pos;
+
+	snprintf(name, sizeof(name), "/proc/%d/smaps", (int)pid);
+	assert_non_null(f = fopen(name, "r"));
+	while (!found && fgets(line, sizeof(line), f)) {
+		/* start-end perms offset dev inode path */
+		pos = -1;	/* set only where the whole header matched */
+		if (sscanf(line, "%lx-%*x %*s %*x %*s %*u %n", &at, &pos) == 1 &&
+		    pos >= 0) {
+			in = start ? at == start :
+			     strncmp(line + pos, path, n) == 0 &&
+			     (line[pos + n] == '\n' || line[pos + n] == ' ');
+			continue;
+		}
+		if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			snprintf(flags, len, "%.200s", line + 8);
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static void
+pool_left_out_of_core_dumps(void **state)
+{
+	struct pool_conn *c = NULL;
+	struct pool *p = NULL;
+	char flags[256];
+
+	(void)state;
+	start_daemon(NULL);
+	create_pool();
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_open(c, POOL_NAME, &p), 0);
+	if (!mapping_flags(getpid(), (unsigned long)pool_ptr(p, 0), NULL,
+			   flags, sizeof(flags)))
+		fail_msg("no mapping of the pool at %p", pool_ptr(p, 0));
+	printf("share: the client's mapping: %s", flags);
+	assert_non_null(strstr(flags, " dd"));
+	if (!mapping_flags(daemon_proc.pid, 0, "/memfd:poolmgr:" POOL_NAME,
+			   flags, sizeof(flags)))
+		fail_msg("no mapping of pool " POOL_NAME " in the daemon");
+	printf("share: the daemon's mapping: %s", flags);
+	assert_non_null(strstr(flags, " dd"));
+	pool_close(p);
+	pool_disconnect(c);
+	stop_daemon();
+}
+
 int
 main(void)
 {
@@ -792,6 +863,8 @@ main(void)
 		cmocka_unit_test_teardown(writer_and_reader_share_bytes,
 					  teardown),
 		cmocka_unit_test_teardown(other_uid_reads_but_cannot_write,
+					  teardown),
+		cmocka_unit_test_teardown(pool_left_out_of_core_dumps,
 					  teardown),
 	};
 
