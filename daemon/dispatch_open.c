@@ -225,13 +225,38 @@ do_share_map(struct call *c, const Poolmgr__ShareMap *m)
 	return 0;
 }
 
-/* -ENOENT for a name no pool has; an empty one said so, not left blank. */
+/*
+ * -ENOENT for a name no pool has; an empty one said so, not left blank.
+ * A pool's name is [A-Za-z0-9._-], but the one asked for may hold any
+ * byte: the backslash and every byte that is not printable ASCII are
+ * shown as \xHH, as a block name's are (name_shown), for the words go in
+ * Reply.message, a protobuf string, which must be valid UTF-8: a client
+ * in another language would not decode the reply, and terminals and
+ * logs take them too.  The name is at most 64 bytes (check_name_length).
+ */
 int
 refuse_no_pool(struct call *c, const char *name)
 {
+	static const char hex[] = "0123456789abcdef";
+	char shown[64 * 4 + 1];
+	size_t at = 0;
+
 	if (!name || !*name)
 		return refuse(c, -ENOENT, "no pool has an empty name");
-	return refuse(c, -ENOENT, "no pool %s", name);
+	for (; *name && at + 4 < sizeof(shown); name++) {
+		unsigned char b = (unsigned char)*name;
+
+		if (b >= 0x20 && b < 0x7f && b != '\\') {
+			shown[at++] = (char)b;
+			continue;
+		}
+		shown[at++] = '\\';
+		shown[at++] = 'x';
+		shown[at++] = hex[b >> 4];
+		shown[at++] = hex[b & 0xf];
+	}
+	shown[at] = '\0';
+	return refuse(c, -ENOENT, "no pool %s", shown);
 }
 
 struct dpool *

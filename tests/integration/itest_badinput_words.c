@@ -22,9 +22,11 @@
  * -ENOENT says which thing was not found: a connect to a path with no
  * socket has the library's words naming the path (the one given, or
  * $POOLMGRD_SOCKET's), the daemon's name the missing pool or block name;
- * the next request that succeeds clears them.  A block name's refusals
- * (no such name, a name in use) quote it, its odd bytes as \xHH, a long
- * one cut after 128 characters.
+ * the next request that succeeds clears them.  A pool name of bytes that
+ * are not printable ASCII, sent raw, is said with them as \xHH: the
+ * words are a protobuf string, which must be valid UTF-8.  A block
+ * name's refusals (no such name, a name in use) quote it, its odd bytes
+ * as \xHH, a long one cut after 128 characters.
  * A name too long, which the library refuses itself (-ENAMETOOLONG) on
  * every call that takes one, has no words, not even right after a
  * connect whose socket path was too long left words for that code.  A
@@ -614,6 +616,66 @@ missing_things_are_named(void **state)
 	stop_daemon();
 }
 
+/* ---- odd_pool_names_said_in_ascii ---------------------------------------- */
+
+/*
+ * A request by a pool's name carries whatever bytes its client sent, and
+ * no pool has a name of bytes outside [A-Za-z0-9._-]: -ENOENT, whose
+ * words name it as a block name's do, its backslash and every byte that
+ * is not printable ASCII as \xHH.  Reply.message is a protobuf string:
+ * a byte such as 0xff in it is no UTF-8, and a decoder of another
+ * language refuses the whole reply.  So each of an open, a Stats and a
+ * destroy of such a name is answered in printable ASCII alone.
+ */
+static void
+odd_pool_names_said_in_ascii(void **state)
+{
+	static const char odd[] = "no\xff\xfe\n\\pool\xc3(";
+	static const char want[] = "no pool no\\xff\\xfe\\x0a\\x5cpool"
+				   "\\xc3(";
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool op = POOLMGR__OPEN_POOL__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	Poolmgr__DestroyPool dp = POOLMGR__DESTROY_POOL__INIT;
+	Poolmgr__Reply *r;
+	const char *m;
+	int fd, i;
+
+	(void)state;
+	fd = raw_greeted("odd-pool-names");
+	op.name = (char *)odd;
+	ref.name = (char *)odd;
+	dp.name = (char *)odd;
+	for (i = 0; i < 3; i++) {
+		req.id = 70 + (uint64_t)i;
+		req.body_case = i == 0 ? POOLMGR__REQUEST__BODY_OPEN :
+				i == 1 ? POOLMGR__REQUEST__BODY_STATS :
+					 POOLMGR__REQUEST__BODY_DESTROY;
+		req.open = &op;		/* the oneof's one pointer */
+		if (i == 1)
+			req.stats = &ref;
+		if (i == 2)
+			req.destroy = &dp;
+		raw_send_request(fd, &req);
+		r = raw_reply(fd);
+		assert_int_equal(r->id, req.id);
+		assert_int_equal(r->error, -ENOENT);
+		for (m = r->message; *m; m++)
+			if ((unsigned char)*m < 0x20 ||
+			    (unsigned char)*m > 0x7e)
+				fail_msg("request %d: byte 0x%02x at %td of "
+					 "the words", i, (unsigned char)*m,
+					 m - r->message);
+		assert_string_equal(r->message, want);
+		poolmgr__reply__free_unpacked(r, NULL);
+	}
+	raw_list_ok(fd);
+	close(fd);
+	client_still_works(fx.pool);
+	check_pool(fx.conn);
+	stop_daemon();
+}
+
 /* ---- block_names_are_named ---------------------------------------------- */
 
 /*
@@ -936,6 +998,9 @@ main(void)
 		    badinput_teardown),
 		cmocka_unit_test_setup_teardown(
 		    missing_things_are_named, badinput_setup,
+		    badinput_teardown),
+		cmocka_unit_test_setup_teardown(
+		    odd_pool_names_said_in_ascii, badinput_setup,
 		    badinput_teardown),
 		cmocka_unit_test_setup_teardown(
 		    block_names_are_named, badinput_setup, badinput_teardown),
