@@ -109,6 +109,7 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/dispatch_refuse.c daemon/dispatch_names.c \
                daemon/dispatch_wait.c daemon/dispatch_room.c daemon/dispatch_status.c daemon/dispatch_blocks.c \
                daemon/dispatch_users.c daemon/dispatch_acl.c \
+               daemon/dispatch_strings.c \
                daemon/block_names.c daemon/persist_times.c \
                daemon/pool_names.c daemon/pool_evict.c \
                daemon/pool_evict_batch.c \

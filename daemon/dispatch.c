@@ -8,10 +8,11 @@
  * gets an error reply; only protocol violations (undecodable bytes, a
  * request before Hello) close the connection.
  *
- * This file decodes the request, says Hello, checks the handle a request
- * names (get_handle), picks the handler and sends its reply, and holds the
- * requests that wait.  The handlers, each checking what is its own to
- * check, are in dispatch_admin.c (pools: create, destroy, set),
+ * This file decodes the request (its strings whole: dispatch_strings.c),
+ * says Hello, checks the handle a request names (get_handle), picks the
+ * handler and sends its reply, and holds the requests that wait.  The
+ * handlers, each checking what is its own to check, are in
+ * dispatch_admin.c (pools: create, destroy, set),
  * dispatch_open.c (handles: open, close), dispatch_inspect.c (stats,
  * list, clients), dispatch_upkeep.c (trim, check), dispatch_block.c
  * (blocks of an open handle: alloc, free, realloc, retain, persist,
@@ -181,15 +182,19 @@ get_handle(struct call *c, uint32_t id, bool write, int *err)
 }
 
 static int
-do_hello(struct call *c, const Poolmgr__Hello *m)
+do_hello(struct call *c, const Poolmgr__Hello *m, const uint8_t *buf,
+	 size_t len)
 {
 	static Poolmgr__HelloReply hr = POOLMGR__HELLO_REPLY__INIT;
 	size_t i;
+	int rc;
 
 	if (m->version != PROTOCOL_VERSION)
 		return refuse(c, -EPROTONOSUPPORT, "protocol version %u, "
 			      "daemon speaks %u", m->version,
 			      PROTOCOL_VERSION);
+	if ((rc = check_request_strings(c, buf, len)))
+		return rc;
 	snprintf(c->s->name, sizeof(c->s->name), "%s",
 		 m->client_name ? m->client_name : "");
 	for (i = 0; c->s->name[i]; i++)
@@ -229,12 +234,13 @@ take_cache_report(struct call *c)
 }
 
 static int
-dispatch_body(struct call *c)
+dispatch_body(struct call *c, const uint8_t *buf, size_t len)
 {
 	const Poolmgr__Request *r = c->req;
 	int rc;
 
-	if ((rc = take_cache_report(c)))
+	if ((rc = take_cache_report(c)) ||
+	    (rc = check_request_strings(c, buf, len)))
 		return rc;
 
 	switch (r->body_case) {
@@ -488,9 +494,9 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 			peer_kill(peer);
 			goto out;
 		}
-		rc = do_hello(&c, req->hello);
+		rc = do_hello(&c, req->hello, buf, len);
 	} else {
-		rc = dispatch_body(&c);
+		rc = dispatch_body(&c, buf, len);
 	}
 	if (rc == HELD) {
 		hold(&c, buf, len);

@@ -134,6 +134,13 @@ int check_name_length(struct call *c, const char *name);
 int refuse_access(struct call *c, const struct dpool *p, unsigned want);
 /* -ENOENT: no pool has name (an empty one said so). */
 int refuse_no_pool(struct call *c, const char *name);
+
+/* dispatch_strings.c */
+/*
+ * 0, or -EINVAL with the reason set when a string field of the request
+ * encoded in buf (len bytes, decoded already) holds a NUL byte.
+ */
+int check_request_strings(struct call *c, const uint8_t *buf, size_t len);
 /* The pool ref names, if the caller may read (or write) it; else NULL. */
 struct dpool *get_pool(struct call *c, const Poolmgr__PoolRef *ref,
 		       bool write, int *err);

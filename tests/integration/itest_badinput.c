@@ -16,12 +16,15 @@
  * pool's invariant check passes.
  *
  * A second Hello is refused and keeps the first one's name (its bytes
- * that are not printable as '?').  A client that passes the daemon
- * descriptors (1, or 20: more than it has room for) is dropped and the
- * descriptors closed; where the kernel lets the daemon's sockets refuse
- * them (Linux 6.16), its sendmsg fails instead, so that a socket lingering
- * an hour over bytes nobody reads, passed and closed by its sender,
- * holds up no one.
+ * that are not printable as '?').  A string with a NUL inside (a pool's
+ * name in an open, a create or a Stats, a Hello's client name) is
+ * refused -EINVAL, nothing done, the connection kept: the daemon would
+ * read it cut at the NUL, another pool's name.  A client that passes
+ * the daemon descriptors (1, or 20: more than it has room for) is
+ * dropped and the descriptors closed; where the kernel lets the daemon's
+ * sockets refuse them (Linux 6.16), its sendmsg fails instead, so that a
+ * socket lingering an hour over bytes nobody reads, passed and closed by
+ * its sender, holds up no one.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -471,6 +474,111 @@ hello_twice_refused_connection_kept(void **state)
 	stop_daemon();
 }
 
+/* ---- strings with a NUL inside ------------------------------------------ */
+
+/*
+ * req packed and sent on fd with its first '@' made a NUL (protobuf-c
+ * packs a string only up to one), then its reply: -EINVAL, naming the
+ * field, with no body.
+ */
+static void
+expect_nul_refused(int fd, Poolmgr__Request *req, const char *field)
+{
+	uint8_t buf[256];
+	uint8_t *at;
+	size_t len = poolmgr__request__get_packed_size(req);
+	Poolmgr__Reply *r;
+	char want[128];
+
+	assert_true(len <= sizeof(buf));
+	poolmgr__request__pack(req, buf);
+	at = memchr(buf, '@', len);
+	assert_non_null(at);
+	*at = '\0';
+	raw_send(fd, buf, len);
+	r = raw_reply(fd);
+	snprintf(want, sizeof(want), "%s holds a NUL byte, which no string "
+		 "of the protocol may", field);
+	printf("badinput: %s with a NUL: %d (%s)\n", field, r->error,
+	       r->message ? r->message : "");
+	assert_int_equal(r->id, req->id);
+	assert_int_equal(r->error, -EINVAL);
+	assert_int_equal(r->body_case, POOLMGR__REPLY__BODY__NOT_SET);
+	assert_string_equal(r->message, want);
+	poolmgr__reply__free_unpacked(r, NULL);
+}
+
+/*
+ * A string may hold a NUL as protobuf has it, but the daemon would read
+ * it cut there: "bad\0x" would name pool bad, and a create of "made\0x"
+ * would make pool made, where a pool's name is of [A-Za-z0-9._-].  Each
+ * such request is refused -EINVAL, nothing done, the connection kept: an
+ * open, a create, statistics by name, and a Hello (the connection then
+ * says a good one).
+ */
+static void
+string_with_nul_refused_connection_kept(void **state)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool op = POOLMGR__OPEN_POOL__INIT;
+	Poolmgr__CreatePool cp = POOLMGR__CREATE_POOL__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Hello h = POOLMGR__HELLO__INIT;
+	struct pool_stats st;
+	struct pool_stats *pools = NULL;
+	size_t n = 0;
+	Poolmgr__Reply *r;
+	int fd;
+
+	(void)state;
+	fd = raw_greeted("nul-in-strings");
+	op.name = POOL_NAME "@x";
+	req.id = 60;
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &op;
+	expect_nul_refused(fd, &req, "OpenPool.name");
+
+	cp.name = "made@x";
+	cp.max_size = MiB;
+	req.id = 61;
+	req.body_case = POOLMGR__REQUEST__BODY_CREATE;
+	req.create = &cp;
+	expect_nul_refused(fd, &req, "CreatePool.name");
+	EXPECT_RC(pool_stats_by_name(fx.conn, "made", &st), -ENOENT);
+
+	ref.name = POOL_NAME "@x";
+	req.id = 62;
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = &ref;
+	expect_nul_refused(fd, &req, "PoolRef.name");
+	raw_list_ok(fd);
+	EXPECT_RC(pool_list(fx.conn, &pools, &n), 0);
+	assert_int_equal(n, 1);
+	free(pools);
+	close(fd);
+
+	/* Before Hello: refused, not greeted, and a good Hello then is. */
+	fd = raw_connect(fx.d.sock);
+	h.version = 1;
+	h.client_name = "cut@here";
+	req.id = 63;
+	req.body_case = POOLMGR__REQUEST__BODY_HELLO;
+	req.hello = &h;
+	expect_nul_refused(fd, &req, "Hello.client_name");
+	raw_hello(fd, 1, "whole", 64);
+	r = raw_reply(fd);
+	assert_int_equal(r->id, 64);
+	assert_int_equal(r->error, 0);
+	assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_HELLO);
+	poolmgr__reply__free_unpacked(r, NULL);
+	raw_list_ok(fd);
+	close(fd);
+	assert_true(harness_alive(&fx.d));
+	client_still_works(fx.pool);
+	check_pool(fx.conn);
+	stop_daemon();
+}
+
 /* ---- descriptors sent to the daemon ---------------------------------------- */
 
 /*
@@ -752,6 +860,9 @@ main(void)
 		    badinput_teardown),
 		cmocka_unit_test_setup_teardown(
 		    unknown_body_refused_connection_kept, badinput_setup,
+		    badinput_teardown),
+		cmocka_unit_test_setup_teardown(
+		    string_with_nul_refused_connection_kept, badinput_setup,
 		    badinput_teardown),
 		cmocka_unit_test_setup_teardown(
 		    hello_twice_refused_connection_kept, badinput_setup,
