@@ -19,12 +19,14 @@
  * that are not printable as '?').  A string with a NUL inside (a pool's
  * name in an open, a create or a Stats, a Hello's client name) is
  * refused -EINVAL, nothing done, the connection kept: the daemon would
- * read it cut at the NUL, another pool's name.  A client that passes
- * the daemon descriptors (1, or 20: more than it has room for) is
- * dropped and the descriptors closed; where the kernel lets the daemon's
- * sockets refuse them (Linux 6.16), its sendmsg fails instead, so that a
- * socket lingering an hour over bytes nobody reads, passed and closed by
- * its sender, holds up no one.
+ * read it cut at the NUL, another pool's name.  Ids are not looked at:
+ * one used twice, or 0, is answered in order as any other, but an empty
+ * Request of id 0 is an empty datagram, the end of the connection.  A
+ * client that passes the daemon descriptors (1, or 20: more than it has
+ * room for) is dropped and the descriptors closed; where the kernel lets
+ * the daemon's sockets refuse them (Linux 6.16), its sendmsg fails
+ * instead, so that a socket lingering an hour over bytes nobody reads,
+ * passed and closed by its sender, holds up no one.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -474,6 +476,52 @@ hello_twice_refused_connection_kept(void **state)
 	stop_daemon();
 }
 
+/* ---- request ids -------------------------------------------------------- */
+
+/*
+ * The daemon does not look at ids: requests pipelined with one id twice,
+ * and with id 0, are answered in the order sent, each with its own id.
+ * But a Request of id 0 with nothing else packs to no bytes, an empty
+ * datagram, which reads as the end of the connection: it is closed.
+ */
+static void
+request_ids_not_looked_at(void **state)
+{
+	static const uint64_t ids[] = {5, 5, 0, 6};
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Reply *r;
+	size_t i;
+	int fd;
+
+	(void)state;
+	fx.bystander = raw_greeted("bystander");
+	fd = raw_greeted("ids");
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		req.id = ids[i];
+		/* Every other one refused: the errors say which is which. */
+		ref.name = i % 2 ? "nosuch" : POOL_NAME;
+		req.body_case = POOLMGR__REQUEST__BODY_STATS;
+		req.stats = &ref;
+		raw_send_request(fd, &req);
+	}
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		r = raw_reply(fd);
+		assert_int_equal(r->id, ids[i]);
+		assert_int_equal(r->error, i % 2 ? -ENOENT : 0);
+		assert_int_equal(r->body_case, i % 2 ?
+				 POOLMGR__REPLY__BODY__NOT_SET :
+				 POOLMGR__REPLY__BODY_STATS);
+		poolmgr__reply__free_unpacked(r, NULL);
+	}
+	req.id = 0;
+	req.body_case = POOLMGR__REQUEST__BODY__NOT_SET;
+	assert_int_equal(poolmgr__request__get_packed_size(&req), 0);
+	raw_send(fd, "", 0);
+	only_sender_dropped(fd, "an empty Request of id 0");
+	stop_daemon();
+}
+
 /* ---- strings with a NUL inside ------------------------------------------ */
 
 /*
@@ -860,6 +908,9 @@ main(void)
 		    badinput_teardown),
 		cmocka_unit_test_setup_teardown(
 		    unknown_body_refused_connection_kept, badinput_setup,
+		    badinput_teardown),
+		cmocka_unit_test_setup_teardown(
+		    request_ids_not_looked_at, badinput_setup,
 		    badinput_teardown),
 		cmocka_unit_test_setup_teardown(
 		    string_with_nul_refused_connection_kept, badinput_setup,
