@@ -229,6 +229,12 @@ bad_api_input_gets_its_code(void **state)
 			    "overflows 64 bits");
 	expect_rc(raw_alloc(fd, 4, handle, 0, 0, 1, &roff), -EINVAL,
 		  "raw Alloc{size 0}");
+	/* No block to no bytes allocates nothing, nor does a batch of none. */
+	expect_rc(raw_realloc(fd, 8, handle, UINT64_MAX, 0, 0, &roff), -EINVAL,
+		  "raw Realloc{offset UINT64_MAX, size 0}");
+	assert_string_equal(raw_words, "allocating 0 bytes");
+	expect_rc(harness_raw_alloc_batch(fd, handle, NULL, 0, NULL), -EINVAL,
+		  "raw AllocBatch of no sizes");
 	/* Zeroed and aligned: the daemon cannot do both, and says so
 	 * (it once gave an unaligned block). */
 	{
