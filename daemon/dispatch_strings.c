@@ -11,7 +11,8 @@
  * descriptors of the messages the decoder used, into every message field
  * and none of the rest.  The datagram has decoded already, so the walk
  * only reads what the decoder read; it stops, finding nothing, at
- * anything it does not know.
+ * anything it does not know.  Only requests whose body may hold a string
+ * are walked: not an Alloc, a Free or their batches.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -91,14 +92,59 @@ string_with_nul(const ProtobufCMessageDescriptor *desc, const uint8_t *p,
 	return NULL;
 }
 
+/*
+ * Does a message of desc hold a string field, in its messages too (to
+ * depth levels down: the protocol nests three)?
+ */
+static bool
+holds_strings(const ProtobufCMessageDescriptor *desc, unsigned depth)
+{
+	unsigned i;
+
+	for (i = 0; i < desc->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &desc->fields[i];
+
+		if (f->type == PROTOBUF_C_TYPE_STRING ||
+		    (f->type == PROTOBUF_C_TYPE_MESSAGE && (!depth ||
+		     holds_strings(f->descriptor, depth - 1))))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * May a request of this body hold a string?  Asked once per body (the
+ * Request's own fields are numbers): the allocations and frees, which
+ * make most of the traffic, hold none, and their datagrams are not
+ * walked again.
+ */
+static bool
+body_may_hold_strings(Poolmgr__Request__BodyCase body)
+{
+	static uint8_t known[64];	/* 0: not asked yet, 1: no, 2: yes */
+	const ProtobufCFieldDescriptor *f;
+
+	if ((unsigned)body >= sizeof(known))
+		return true;
+	if (!known[body]) {
+		f = protobuf_c_message_descriptor_get_field(
+			&poolmgr__request__descriptor, (int)body);
+		known[body] = !f || f->type != PROTOBUF_C_TYPE_MESSAGE ||
+			      holds_strings(f->descriptor, 8) ? 2 : 1;
+	}
+	return known[body] == 2;
+}
+
 int
 check_request_strings(struct call *c, const uint8_t *buf, size_t len)
 {
 	const ProtobufCMessageDescriptor *in = NULL;
-	const ProtobufCFieldDescriptor *f =
-	    string_with_nul(&poolmgr__request__descriptor, buf, buf + len,
-			    &in);
+	const ProtobufCFieldDescriptor *f;
 
+	if (!body_may_hold_strings(c->req->body_case))
+		return 0;
+	f = string_with_nul(&poolmgr__request__descriptor, buf, buf + len,
+			    &in);
 	if (!f)
 		return 0;
 	return refuse(c, -EINVAL, "%s.%s holds a NUL byte, which no string "
