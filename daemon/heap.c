@@ -821,6 +821,12 @@ heap_trim(struct heap *h)
 	return (int64_t)(h->st.released_bytes - before);
 }
 
+uint64_t
+heap_top(const struct heap *h)
+{
+	return h->top;
+}
+
 int
 heap_trim_step(struct heap *h, uint64_t max)
 {

@@ -318,6 +318,20 @@ int heap_reserve(struct heap *h, uint64_t off,
 int64_t heap_trim(struct heap *h);
 
 /*
+ * heap_top - the high-water mark: the highest end of a block handed out,
+ * brought down by a trim (heap_trim, or the last heap_trim_step) to the
+ * end of the last block when the free space after that runs to the
+ * pool's end.  Not rounded to a page.  No live or cached block ends above
+ * it (invariant 8), and a block handed out above it raises it: so the
+ * owner may make [heap_top, max_size) read zero (punch it) without
+ * telling the engine, as long as no call of the engine comes between the
+ * look and the punch.  Pages there that the engine has as dirty (freed
+ * behind a trim in steps) stay so in its books, and are released again
+ * later, a punch over a hole.  O(1), a look only.
+ */
+uint64_t heap_top(const struct heap *h);
+
+/*
  * heap_trim_step - heap_trim a step at a time, for an owner that must not
  * stop for all of it at once.  The first call flushes the caches; each
  * later one releases at most max bytes (rounded up to pages; at least one

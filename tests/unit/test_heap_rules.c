@@ -1258,6 +1258,41 @@ trim_releases_every_free_dirty_page(void **state)
 }
 
 /*
+ * heap_top is the high-water mark, unrounded: the end of the highest block
+ * handed out.  A free leaves it where it was; a trim, at once or in steps,
+ * brings it down to the last live block's end (the daemon punches its
+ * memfd from there, rounded up to a page), and a block past it raises it.
+ */
+static void
+heap_top_follows_the_mark(void **state)
+{
+	struct heap *h = make(1 * MiB, 16, 0, 0);
+	uint64_t a, b, end;
+
+	(void)state;
+	assert_int_equal(heap_top(h), 0);
+	a = alloc_ok(h, 100);
+	end = a + usable(h, a);
+	assert_int_equal(heap_top(h), end);
+	b = alloc_ok(h, 256 * KiB);
+	assert_true(b >= end);
+	assert_int_equal(heap_top(h), b + 256 * KiB);
+	assert_int_equal(heap_free(h, b), 0);
+	assert_int_equal(heap_top(h), b + 256 * KiB);
+	assert_true(heap_trim(h) >= 0);
+	assert_int_equal(heap_top(h), end);
+	check_ok(h);
+	b = alloc_ok(h, 200 * KiB);
+	assert_int_equal(heap_top(h), b + usable(h, b));
+	assert_int_equal(heap_free(h, b), 0);
+	while (heap_trim_step(h, PAGE))
+		;
+	assert_int_equal(heap_top(h), end);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+/*
  * The same trim in steps of one page: the first step flushes the caches
  * (none here), every later one releases at most one page of a long run or
  * one short run whole (2 pages), and at the end exactly what heap_trim
@@ -2453,6 +2488,7 @@ main(void)
 		cmocka_unit_test(reused_pages_do_not_push_free_ones_out),
 		cmocka_unit_test(partly_used_pages_do_not_count_as_free),
 		cmocka_unit_test(trim_releases_every_free_dirty_page),
+		cmocka_unit_test(heap_top_follows_the_mark),
 		cmocka_unit_test(span_tail_given_back_in_an_empty_chunk),
 		cmocka_unit_test(release_retain_none_is_immediate),
 		cmocka_unit_test(retention_judges_a_range_deep_inside_a_run),
