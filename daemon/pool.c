@@ -140,6 +140,42 @@ pool_release(void *ctx, uint64_t off, uint64_t len)
 	return 0;
 }
 
+uint64_t
+dpool_trim_past_top(struct dpool *p)
+{
+	uint64_t page = p->page_size;
+	uint64_t from = (heap_top(p->heap) + page - 1) & ~(page - 1);
+	uint64_t before, after, given;
+
+	/*
+	 * Kept as pool_release keeps them: for life on huge pages, for the
+	 * undo in a trial, and all of them while the daemon stops.
+	 */
+	if (p->huge || p->trial || dpool_release_stopped() || from >= p->size)
+		return 0;
+	/*
+	 * Nothing live or cached ends past the mark (the engine's invariant
+	 * 8), and it is read in this turn, so no block handed out since can
+	 * lie there: whatever the punch takes, no block held it.  The
+	 * engine takes those pages for never touched, so its own trim
+	 * reaches none of them, though a mapping's read faults one in as a
+	 * page of the memfd's own, not the zero page.
+	 */
+	before = dpool_committed(p);
+	if (fallocate(p->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)from, (off_t)(p->size - from)) == -1) {
+		log_warn("pool %s: punching a hole", p->name);
+		return 0;
+	}
+	after = dpool_committed(p);
+	/* Others' faults below the mark meanwhile may add pages. */
+	given = before > after ? before - after : 0;
+	log_debug("pool %s: trimmed past the high-water mark 0x%llx, %llu "
+		  "bytes given back", p->name, (unsigned long long)from,
+		  (unsigned long long)given);
+	return given;
+}
+
 void
 dpool_zero(struct dpool *p, uint64_t off, uint64_t len)
 {
