@@ -607,13 +607,16 @@ uint64_t dpool_committed(const struct dpool *p);
  * The end of a trim: punch p's memfd from the engine's high-water mark
  * (heap_top), rounded up to the pool's page, to its end, where pages
  * that mappings faulted in by reading, or wrote where no block is, stay
- * resident and the engine's own trim never looks.  One fallocate, whatever
- * the pool's size.  Returns the bytes the memfd holds less after it than
- * before (st_blocks), never below 0; 0 and nothing done where
- * pool_release gives nothing back (huge pages, a trial, the daemon
- * stopping).
+ * resident and the engine's own trim never looks.  A step of it: from
+ * *at (0 to begin), or the mark if that is higher now, the next data
+ * found (SEEK_DATA) and at most max bytes of it punched; *at is set past
+ * them, to p->size when nothing is left.  max UINT64_MAX: all of it in
+ * one fallocate, whatever the pool's size.  Returns the bytes the memfd
+ * holds less after it than before (st_blocks), never below 0; 0, *at
+ * p->size and nothing done where pool_release gives nothing back (huge
+ * pages, a trial, the daemon stopping).
  */
-uint64_t dpool_trim_past_top(struct dpool *p);
+uint64_t dpool_trim_past_top(struct dpool *p, uint64_t *at, uint64_t max);
 /*
  * The pool's own books against what they sum up (Check, after the
  * engine's): the cached bytes of its open handles, its index of blocks

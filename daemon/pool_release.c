@@ -52,12 +52,13 @@
  *   with 10^6 free runs and a client freeing blocks all over the pool
  *   meanwhile.  Its last step (or the trim at once) also punches the
  *   memfd from the engine's high-water mark to its end
- *   (dpool_trim_past_top), in the turn the engine lowered the mark: the
- *   pages that mappings faulted in there by reading, or wrote, where no
- *   block was, which the engine takes for never touched.  One punch
- *   whatever the pool's size, not in steps: a few microseconds over
- *   1 TiB with nothing there, 0.05-0.3 ms per MiB it gives back
- *   (docs/PERFORMANCE.md).
+ *   (dpool_trim_past_top): the pages that mappings faulted in there by
+ *   reading, or wrote, where no block was, which the engine takes for
+ *   never touched.  In steps of release_step bytes of data each, found
+ *   by SEEK_DATA, the mark read again at each: a punch costs 0.05-0.3 ms
+ *   per MiB it gives back, and one of a gigabyte a reader faulted in
+ *   held everyone 70-330 ms (docs/PERFORMANCE.md); a step over nothing
+ *   resident costs a few microseconds, whatever the pool's size.
  *
  * - Copying a block the daemon moves for a plain Realloc costs about
  *   0.4 ms per MiB (2 GiB held everyone for 5 s): a copy of more than
@@ -143,13 +144,16 @@ struct releasing {
 	struct block *block;	/* RELEASE_MOVE: the block, still at off;
 				 * RELEASE_ZERO: the block, at off */
 	uint64_t off, len, done; /* RELEASE_BLOCK; RELEASE_MOVE: bytes to
-				  * copy, copied */
+				  * copy, copied; RELEASE_TRIM past the
+				  * mark: off, where its punch goes on */
 	uint64_t dst;		/* RELEASE_MOVE: the block's new place */
 	bool failed;		/* a punch failed: the engine tries again */
 	uint64_t released;	/* RELEASE_TRIM: trimmed_bytes at its start */
 	bool again;		/* RELEASE_TRIM: go over the pool once more
 				 * if free pages or cached blocks are left
 				 * at the end */
+	bool past;		/* RELEASE_TRIM: the pass is over, the memfd
+				 * punched past the mark from off on */
 	uint64_t seq;		/* order of queueing: grows along the queue */
 	LIST_ENTRY(releasing) of_pool;	/* RELEASE_HANDLE: on its pool's
 					 * closing_work, for the Check */
@@ -583,8 +587,10 @@ dpool_trim_begin(struct dpool *p)
 	if (release_step == 0 || releasing_off || !(r = calloc(1, sizeof(*r)))) {
 		uint64_t n = (uint64_t)heap_trim(p->heap);
 
+		uint64_t at = 0;
+
 		/* Then the mark as the trim left it, in its turn. */
-		n += dpool_trim_past_top(p);
+		n += dpool_trim_past_top(p, &at, UINT64_MAX);
 		p->trimmed_bytes += n;
 		log_debug("pool %s: trimmed, %llu bytes given back", p->name,
 			  (unsigned long long)n);
@@ -621,23 +627,42 @@ trim_some(struct releasing *r)
 {
 	struct dpool *p = r->pool;
 	struct heap_stats st;
-	uint64_t before = released_bytes(p);
-	int more = heap_trim_step(p->heap, release_step ? release_step
-					    : UINT64_MAX);
+	uint64_t before;
+	int more;
 
+	if (r->past) {
+		p->trimmed_bytes += dpool_trim_past_top(p, &r->off,
+			release_step ? release_step : UINT64_MAX);
+		if (r->off < p->size) {
+			;	/* more past the mark, in a later turn */
+		} else if (r->again) {
+			r->past = false;	/* a Trim since: a pass more */
+		} else {
+			log_debug("pool %s: trimmed, %llu bytes given back",
+				  p->name, (unsigned long long)
+				  (p->trimmed_bytes - r->released));
+			trim_remove(r);
+			return;
+		}
+		TAILQ_REMOVE(&queue, r, entry);
+		queue_add(r);
+		return;
+	}
+	before = released_bytes(p);
+	more = heap_trim_step(p->heap, release_step ? release_step
+					: UINT64_MAX);
 	/* Only the step runs here: the difference is the trim's own. */
 	p->trimmed_bytes += released_bytes(p) - before;
 	if (!more) {
 		heap_get_stats(p->heap, &st);
 		if (!r->again || (!st.free_resident_bytes &&
 				  !st.cached_bytes)) {
-			/* The mark as the last step left it, in its turn. */
-			p->trimmed_bytes += dpool_trim_past_top(p);
-			log_debug("pool %s: trimmed, %llu bytes given back",
-				  p->name, (unsigned long long)
-				  (p->trimmed_bytes - r->released));
-			trim_remove(r);
-			return;
+			/*
+			 * Then past the mark, in steps of its own; a Trim
+			 * meanwhile (again) makes one pass more after it.
+			 */
+			r->past = true;
+			r->off = 0;
 		}
 		r->again = false;
 	}
