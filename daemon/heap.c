@@ -34,7 +34,8 @@
  *
  * INVARIANTS (heap_check verifies all of them)
  *   1. Extents tile [0, max_size); each starts with its start bit set and no
- *      other start bit is set; chunk counts and summary words match.
+ *      other start bit is set; chunk counts and summary words match, and
+ *      no chunk is kept empty.
  *   2. Runs are maximal (never touch); each short run is counted in the bin
  *      of its length and has an entry there, each long run is in both trees.
  *   3. The buddy blocks are exactly the maximal aligned decomposition of the
@@ -45,7 +46,8 @@
  *      derived so), and the counters match the extents.
  *   6. The dirty stretches are disjoint and count the dirty pages.
  *   7. The hints (the chunk directory's front table, the smallest and the
- *      last long run, the bins' summary words) say only what is true.
+ *      last long run, the bins' summary words, the mask of non-empty buddy
+ *      orders, the remembered dirty stretch) say only what is true.
  *   8. No block or cached block ends above top, the high-water mark.
  *   9. free_dirty is the number of dirty pages that lie wholly in runs; the
  *      retention queue's entries are page ranges inside the pool.

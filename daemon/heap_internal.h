@@ -333,7 +333,8 @@ struct heap {
 	 * too). */
 	uint64_t held[CACHE_GRANULES + 1];
 	uint32_t cache_limit;
-	uint64_t top;		/* highest end of a block ever handed out */
+	uint64_t top;		/* highest end of a block handed out: since
+				 * the last trim, which lowers it */
 	uint64_t cache_size_max;	/* sizes 1..this may be in a cache */
 
 	/* Freed tree nodes kept for reuse, by size in 16-byte steps. */
