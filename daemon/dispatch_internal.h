@@ -1,14 +1,17 @@
 /*
  * dispatch_internal.h - what dispatch.c shares with the files that carry out
- * the requests: dispatch_admin.c (pools made, changed and ended: create,
- * destroy, set), dispatch_open.c (handles: open, close, share map; and
- * who may reach a pool), dispatch_inspect.c (stats, list, clients,
- * persisted), dispatch_upkeep.c (trim, check), dispatch_block.c (blocks of
- * an open handle), dispatch_batch.c (their batches), dispatch_refuse.c
- * (refusals of those, and the room they make), dispatch_names.c (names
- * of blocks), dispatch_blocks.c
- * (a pool's blocks listed) and dispatch_status.c (the daemon's own
- * statistics).  Nothing here is seen
+ * the requests: dispatch_strings.c (a request's strings read whole),
+ * dispatch_admin.c (pools made, changed and ended: create, destroy, set),
+ * dispatch_open.c (handles: open, close, share map; and who may reach a
+ * pool), dispatch_inspect.c (stats, list, clients, persisted),
+ * dispatch_upkeep.c (trim, check), dispatch_users.c (who holds what, per
+ * uid), dispatch_block.c (blocks of an open handle), dispatch_batch.c
+ * (their batches), dispatch_refuse.c (refusals of those, and the room
+ * they make), dispatch_names.c (names of blocks), dispatch_blocks.c (a
+ * pool's blocks listed), dispatch_status.c (the daemon's own
+ * statistics), dispatch_wait.c (Lookups that wait for a name),
+ * dispatch_room.c (Allocs that wait for room), and dispatch_acl.c and
+ * dispatch_uquota.c (a pool's lists on the wire).  Nothing here is seen
  * outside daemon/dispatch*.c.
  *
  * Every do_* handler takes the call and its request's body and returns 0

@@ -4,12 +4,12 @@
  *
  * Each count belongs to the code that sees its event and that alone
  * writes it: server_accept.c the connections accepted and refused,
- * peer.c the
- * Hello timeouts and the kept connections (some of them looked at in
- * turn before they are counted, those done with let go of; a refusal
- * looks at them all), dispatch.c the
- * requests and undecodable datagrams, dispatch_wait.c the waiting
- * lookups, log.c the lines left out.  This
+ * peer.c the Hello timeouts, peer_kept.c the kept connections (some of
+ * them looked at in turn before they are counted, those done with let go
+ * of; a refusal looks at them all), dispatch.c the requests, the
+ * undecodable datagrams and the requests held for their pool,
+ * dispatch_wait.c the waiting lookups, dispatch_room.c the waiting
+ * allocations, log.c the lines left out.  This
  * file only reads them, and keeps what the images before this one had
  * counted (a restart in place hands their totals over in the state), so
  * that a total is since the daemon started, not since the last exec.

@@ -12,7 +12,7 @@
  * systemd polls what it stores and drops a descriptor that reads POLLHUP
  * or POLLERR (a connection whose client hung up: restore_fds.c makes up
  * for it).  A connection kept for the descriptors its client has not
- * read ("unread.<i>", peer.c) reads POLLHUP from the moment the daemon
+ * read ("unread.<i>", peer_kept.c) reads POLLHUP from the moment the daemon
  * shut it down, so it would leave the store as soon as it went in, and
  * the next image count none of them while their descriptors stay in
  * flight: those go with FDPOLL=0, and leave the store when their clients

@@ -1,7 +1,8 @@
 /*
  * peer.h - one connection's messaging: datagrams in, datagrams (and passed
  * descriptors) out, on the libevent loop.  Knows nothing of the protocol's
- * meaning; server.c decodes and dispatches.
+ * meaning; dispatch.c decodes and dispatches what server_accept.c's
+ * callback hands it.
  */
 #ifndef POOLMGRD_PEER_H
 #define POOLMGRD_PEER_H

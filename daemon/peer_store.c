@@ -2,7 +2,7 @@
  * peer_store.c - the kept connections in systemd's fd store.
  *
  * A connection let go of while its client had descriptors unread is kept
- * (peer.c), for the kernel counts those descriptors against the daemon's
+ * (peer_kept.c), for the kernel counts those descriptors against the daemon's
  * uid until they are read.  A crash would close it, and the next image
  * would count nothing while they stay in flight: its client could
  * connect again and leave as many more.  So, as each pool's memfd (the

@@ -1,6 +1,6 @@
 /*
  * peer_store.h - the connections kept for the descriptors their clients
- * have not read (peer.c), kept in systemd's fd store too (peer_store.c).
+ * have not read (peer_kept.c), kept in systemd's fd store too (peer_store.c).
  */
 #ifndef POOLMGRD_PEER_STORE_H
 #define POOLMGRD_PEER_STORE_H

@@ -37,7 +37,7 @@
  *   that part.
  *
  * - A trim, when a pool has been idle (dpool_idle_tick) or when a client
- *   asks (dispatch.c), punches out every free page the pool kept for
+ *   asks (dispatch_upkeep.c), punches out every free page the pool kept for
  *   reuse, which can be gigabytes: it goes through heap_trim_step,
  *   release_step bytes and 1024 free runs per loop turn, behind the work
  *   queued meanwhile after each (a pass held the head of the queue, and

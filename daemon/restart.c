@@ -35,7 +35,8 @@
  * Then, without changing anything, state_save.c writes the state, and the
  * descriptors go to the new image as systemd passes sockets, named (listen,
  * state, config, pool.<i>, conn.<i>, reply.<j>, unread.<k>: the
- * connections kept for descriptors their clients have not read, peer.c,
+ * connections kept for descriptors their clients have not read,
+ * peer_kept.c,
  * by the names systemd's store has them under)
  * in LISTEN_FDNAMES (restart_exec.c), runs of them as one ("conn.0-999",
  * restart_names.c).  If the exec fails, every descriptor is put back: the

@@ -15,8 +15,9 @@
  * checkout run by root is such a place (`sudo make run RUN_USER=`), and
  * its owner is who started the daemon there.  A group that is its
  * owner's private one (Debian makes one for each user, and a umask of
- * 002 lets it write every directory the user makes) is its owner alone.  Where the directory does not exist yet the daemon makes it,
- * its own.
+ * 002 lets it write every directory the user makes) is its owner alone.
+ * A directory that does not exist yet server_listen.c makes first, the
+ * daemon's own, before it asks here.
  */
 #include <errno.h>
 #include <grp.h>
