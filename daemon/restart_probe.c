@@ -11,7 +11,8 @@
  *	poolmgrd state versions: 1 2 ...
  *
  * the versions of proto/state.proto it reads (StateVersion), and exits.
- * The restart goes on only if the current version is among them; a binary
+ * The restart goes on only if the version the state needs, or a later
+ * one this image writes, is among them (restart_probe_version); a binary
  * that says anything else, nothing, or nothing within restart_probe_timeout
  * seconds (poolmgrd.conf, 10 by default: a loaded machine may take more
  * than a second or two to start a real binary), is refused (and killed).
