@@ -4,9 +4,9 @@
  * Every request is validated before anything changes: the session must
  * have said Hello, the handle must be this session's, the handle must allow
  * writing for anything that changes a pool, and the caller must have the
- * rights the pool's mode grants.  A request that fails changes nothing and
- * gets an error reply; only protocol violations (undecodable bytes, a
- * request before Hello) close the connection.
+ * rights the pool's mode and access control list grant.  A request that
+ * fails changes nothing and gets an error reply; only protocol violations
+ * (undecodable bytes, a request before Hello) close the connection.
  *
  * This file decodes the request (its strings whole: dispatch_strings.c),
  * says Hello, checks the handle a request names (get_handle), picks the
