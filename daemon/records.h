@@ -1,8 +1,8 @@
 /*
  * records.h - fixed-size records for the daemon's books (pool.h's struct
- * block and struct ref), cut from large chunks with no header per record,
- * taken and given back in O(1), and given back to the kernel a chunk at a
- * time.  records.c explains how.
+ * block and struct ref, persist_times.h's struct persist_time), cut from
+ * large chunks with no header per record, taken and given back in O(1),
+ * and given back to the kernel a chunk at a time.  records.c explains how.
  *
  * One struct records per record size, defined with RECORDS_INIT; it needs
  * no other setup.  Single-threaded, as the daemon is.
