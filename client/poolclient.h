@@ -1179,7 +1179,12 @@ POOL_API int pool_stats(struct pool *p, struct pool_stats *out);
 POOL_API int pool_stats_by_name(struct pool_conn *c, const char *name,
 				struct pool_stats *out);
 
-/* pool_trim - give every free page of the pool back to the OS now. */
+/*
+ * pool_trim - give every free page of the pool back to the OS now: those
+ * blocks held and none holds now, and every page past the pool's
+ * high-water mark (the end of its last live block), where a mapping's
+ * read or stray write made one resident (libpoolclient(3)).
+ */
 POOL_API int pool_trim(struct pool *p);
 
 /*

@@ -1037,7 +1037,8 @@ class Connection(_Closing):
         return _record(DaemonStats, s)
 
     def trim(self, name):
-        """Give every free page of pool name back to the OS now; returns
+        """Give every free page of pool name back to the OS now (those
+        past its high-water mark that reads made resident too); returns
         the bytes this trim gave back."""
         released = _u64()
         with self._h as c:
@@ -1567,7 +1568,8 @@ class Pool(_Closing):
         return _record(PoolStats, s)
 
     def trim(self):
-        """Give every free page of the pool back to the OS now."""
+        """Give every free page of the pool back to the OS now (those
+        past its high-water mark that reads made resident too)."""
         self._call(_lib.pool_trim)
 
     def check(self):
