@@ -138,6 +138,16 @@ resize_why(int rc)
 	return "";
 }
 
+/* What a refused resize asked for, as its refusal begins. */
+static const char *
+resize_what(const Poolmgr__Realloc *m, char *what, size_t len)
+{
+	snprintf(what, len, "resizing 0x%llx to %llu byte%s",
+		 (unsigned long long)m->offset, (unsigned long long)m->size,
+		 log_plural(m->size));
+	return what;
+}
+
 /* A resize refused by a quota: the persister's, for a persistent block. */
 static int
 refuse_resize_quota(struct call *c, struct handle *h,
@@ -145,10 +155,8 @@ refuse_resize_quota(struct call *c, struct handle *h,
 {
 	char what[80];
 
-	snprintf(what, sizeof(what), "resizing 0x%llx to %llu byte%s",
-		 (unsigned long long)m->offset, (unsigned long long)m->size,
-		 log_plural(m->size));
-	return refuse_quota(c, h->pool, resize_payer(c, h, m->offset), what,
+	return refuse_quota(c, h->pool, resize_payer(c, h, m->offset),
+			    resize_what(m, what, sizeof(what)),
 			    m->retry_follows);
 }
 
@@ -666,12 +674,10 @@ static int
 refuse_resize_no_run(struct call *c, struct dpool *p,
 		     const Poolmgr__Realloc *m)
 {
-	char what[64];
+	char what[80];
 
-	snprintf(what, sizeof(what), "resizing 0x%llx to %llu byte%s",
-		 (unsigned long long)m->offset, (unsigned long long)m->size,
-		 log_plural(m->size));
-	return refuse_no_run(c, p, what, m->retry_follows);
+	return refuse_no_run(c, p, resize_what(m, what, sizeof(what)),
+			     m->retry_follows);
 }
 
 /* A resize past the pool's size, which no block may have (-EFBIG). */
@@ -679,12 +685,11 @@ static int
 refuse_resize_past_pool(struct call *c, struct dpool *p,
 			const Poolmgr__Realloc *m)
 {
-	char bound[24];
+	char bound[24], what[80];
 
-	return refuse(c, -EFBIG, "resizing 0x%llx to %llu byte%s: more than "
-		      "pool %s's size, %s", (unsigned long long)m->offset,
-		      (unsigned long long)m->size, log_plural(m->size),
-		      p->name, bytes_text(p->size, bound, sizeof(bound)));
+	return refuse(c, -EFBIG, "%s: more than pool %s's size, %s",
+		      resize_what(m, what, sizeof(what)), p->name,
+		      bytes_text(p->size, bound, sizeof(bound)));
 }
 
 /*
