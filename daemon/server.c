@@ -229,22 +229,21 @@ on_log_limits(evutil_socket_t fd, short what, void *arg)
 		log_limits_due_in(seconds);
 }
 
-/*
- * The daemon's own settings a reload changes, on one line as a pool's
- * are.  socket and socket_mode wait for a start with nothing to restore:
- * where the file's differ from the socket's, a warning says so at each
- * reload, as for a pool's size (systemd's socket has the unit's).
- */
 static unsigned socket_mode_now(const struct config *cf);
 
+/*
+ * socket and socket_mode wait for a start with nothing to restore: where
+ * the file's differ from the socket's, a warning says so at each reload,
+ * as for a pool's size, and at a start that restores a restart's or a
+ * stop's state, which applies the file as a reload does but keeps the
+ * socket it was handed (systemd's socket has the unit's).
+ */
 static void
-daemon_changes(const struct config *cf)
+socket_kept_warn(const struct config *cf)
 {
-	char changed[512], kept[sizeof(server_socket) * 2 + 64] = "";
+	char kept[sizeof(server_socket) * 2 + 64] = "";
 	unsigned mode;
 
-	if (*config_changes(server_cf, cf, changed, sizeof(changed)))
-		log_info("daemon: %s", changed);
 	if (socket_activated)
 		return;
 	if (!socket_given && strcmp(cf->socket, server_socket) != 0)
@@ -258,6 +257,17 @@ daemon_changes(const struct config *cf)
 		log_warnx("daemon: %s in the file, not applied: the socket "
 			  "and its mode change only at a start with nothing "
 			  "to restore", kept + 2);
+}
+
+/* The daemon's own settings a reload changes, on one line as a pool's are. */
+static void
+daemon_changes(const struct config *cf)
+{
+	char changed[512];
+
+	if (*config_changes(server_cf, cf, changed, sizeof(changed)))
+		log_info("daemon: %s", changed);
+	socket_kept_warn(cf);
 }
 
 static void
@@ -571,9 +581,12 @@ server_run(const struct server_opts *o, struct config *cf)
 			log_warnx("no fd store (FDSTORE= unset): no crash "
 				  "journal from now on, a crash loses every "
 				  "pool");
-	} else if (restarted == 1)
+	} else if (restarted == 1) {
 		restored_line(&rs);
-	else if (socket_activated)
+		/* A broken file's settings are not known: config_kept says. */
+		if (!o->config_error)
+			socket_kept_warn(cf);
+	} else if (socket_activated)
 		log_info("listening on the socket systemd passed, %u pool%s",
 			 dpool_count(), dpool_count() == 1 ? "" : "s");
 	else

@@ -27,6 +27,10 @@
  *       the running configuration, as a reload does, and loses nothing
  *       (the daemon may restart or refuse to); once mended, the next
  *       SIGUSR2 restarts and applies it.
+ *   socket_mode_waits                 socket_mode changed in the file
+ *       before SIGUSR2: the restart applies the rest of the file but
+ *       keeps the socket's mode, and says so as a reload does; a restart
+ *       with the file and the socket alike says nothing of it.
  *
  * A daemon without SIGUSR2 handling dies of it: each test then fails at
  * once, saying so, and its client processes are killed.
@@ -43,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -247,6 +252,41 @@ bad_config_at_restart(void **state)
 	rfx_check("p");
 }
 
+/*
+ * The socket is handed over, its path and mode with it: socket_mode
+ * changed in the file waits for a start with nothing to restore, as at a
+ * reload, and the warning a reload gives says so, for an operator who
+ * restarted to apply the file.
+ */
+static void
+socket_mode_waits(void **state)
+{
+	const char *kept = "daemon: socket_mode 0666 -> 0640 in the file, "
+			   "not applied: the socket and its mode change only "
+			   "at a start with nothing to restore\n";
+	struct stat sb;
+	FILE *f;
+
+	(void)state;
+	rfx_start("[pool p]\nsize = 16M\n", "p");
+	assert_non_null(f = fopen(rfx.d.conf, "w"));
+	fprintf(f, "[daemon]\nsocket_mode = 0640\n[pool p]\nsize = 16M\n"
+		"mode = 0644\n");
+	fclose(f);
+	rfx_restart();
+	assert_int_equal(rfx_stats().mode, 0644);
+	assert_int_equal(stat(rfx.d.sock, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0666);
+	harness_expect_logged(&rfx.d, kept);
+
+	/* The file as the socket is: nothing to say. */
+	rfx_write_conf("[pool p]\nsize = 16M\nmode = 0644\n");
+	rfx_restart();
+	assert_int_equal(harness_log_count(&rfx.d, kept), 1);
+	assert_int_equal(harness_log_count(&rfx.d, "not applied"), 1);
+	rfx_check("p");
+}
+
 static void
 restart_then_stop(void **state)
 {
@@ -363,6 +403,7 @@ main(void)
 		cmocka_unit_test_teardown(restart_then_stop, rfx_teardown),
 		cmocka_unit_test_teardown(under_systemd, rfx_teardown),
 		cmocka_unit_test_teardown(bad_config_at_restart, rfx_teardown),
+		cmocka_unit_test_teardown(socket_mode_waits, rfx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
