@@ -101,6 +101,7 @@ static int config_fd = -1;	/* the text checked, to pass as "config" */
 static bool stored;		/* the store holds everything now */
 static uint64_t wanted_at, noted_at;	/* monotonic ns */
 static unsigned dropped;
+static bool first_look;		/* the wait's first: says so if not quiet */
 
 static uint64_t
 now_ns(void)
@@ -562,10 +563,13 @@ restart_try(bool first)
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
+	bool first = first_look;
+
 	(void)fd;
 	(void)what;
 	(void)arg;
-	restart_try(false);
+	first_look = false;
+	restart_try(first);
 }
 
 /* The binary said yes: from now on nothing is read, and the wait begins. */
@@ -582,7 +586,13 @@ want(void)
 	dispatch_room_interrupt();	/* and an allocation, for room */
 	dropped = 0;
 	wanted_at = noted_at = now_ns();
-	restart_try(true);
+	/*
+	 * The first look comes after the waits just interrupted are answered
+	 * (the loop runs what is active in the order it was made so): they
+	 * are no reason to wait, and a look now would find them held.
+	 */
+	first_look = true;
+	event_active(ev_tick, EV_TIMEOUT, 1);
 }
 
 /*

@@ -42,9 +42,10 @@
  *       -EAGAIN, and its message names the bound, not the waits' count
  *       as "the most allowed";
  *   pool_destroyed          a forced destroy ends a wait with -ENOENT;
- *   restart_in_place        SIGUSR2 while one waits (20 s): the library
- *       asks the new image again, which has it waiting, and a free after
- *       the restart gives it its block;
+ *   restart_in_place        SIGUSR2 while one waits (20 s): the restart
+ *       does not wait for it (no "waiting for a quiet moment"), the
+ *       library asks the new image again, which has it waiting, and a
+ *       free after the restart gives it its block;
  *   restart_timeout_words   SIGUSR2 while one waits, which then runs out:
  *       pool_last_message names the wait asked for (its milliseconds),
  *       not what was left of it when the library asked the new image;
@@ -723,14 +724,26 @@ pool_destroyed(void **state)
 
 /*
  * The daemon restarted in place while k waits: k's library asked the new
- * image again.
+ * image again.  The wait was answered as the restart began, so the
+ * restart did not wait for it: no "waiting for a quiet moment".
  */
 static void
 restarted_under(struct waiter *k)
 {
 	int before = waits_logged(k->pid);
+	size_t at = harness_log_mark(&d);
+	bool waited;
+	char *log;
 
 	assert_int_equal(harness_restart_in_place(&d), 0);
+	log = harness_log_since(&d, at);
+	assert_non_null(log);
+	waited = strstr(log, "waiting for a quiet moment") != NULL;
+	if (waited)
+		fprintf(stderr, "%s", log);
+	free(log);
+	if (waited)
+		fail_msg("the restart waited for a waiting allocation");
 	wait_logged(k->pid, before);
 }
 

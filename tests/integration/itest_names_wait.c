@@ -52,7 +52,8 @@
  *       handle, whose requests carry its cache's report naming the handle
  *       closed with the pool (it was -EBADF);
  *   restart_in_place         SIGUSR2 while a consumer process waits: the
- *       library asks the new image again, a publish after the restart
+ *       restart does not wait for it (no "waiting for a quiet moment"),
+ *       the library asks the new image again, a publish after the restart
  *       answers it, and generations go on from where they were;
  *   poolctl_shows_generation `poolctl names` has a GENERATION column and
  *       --json a "generation" key, each the name's;
@@ -933,8 +934,11 @@ restart_in_place(void **state)
 	struct seen s;
 	pool_off_t off;
 	uint64_t g0;
+	size_t at;
+	char *log;
 	pid_t pid;
 	int from, before;
+	bool waited;
 
 	(void)state;
 	(void)published("h/old", 100, 'o', false);
@@ -942,7 +946,17 @@ restart_in_place(void **state)
 	pid = consumer_start("h/frame", &from);
 	wait_logged(pid, 0);
 	before = waits_logged_of(pid);
+	at = harness_log_mark(&d);
 	assert_int_equal(harness_restart_in_place(&d), 0);
+	/* Answered as the restart began: it did not wait for the lookup. */
+	log = harness_log_since(&d, at);
+	assert_non_null(log);
+	waited = strstr(log, "waiting for a quiet moment") != NULL;
+	if (waited)
+		fprintf(stderr, "%s", log);
+	free(log);
+	if (waited)
+		fail_msg("the restart waited for a waiting lookup");
 	/* The library asked the new image again: the wait goes on there. */
 	wait_logged(pid, before);
 	assert_int_equal(listed_generation("h/old"), g0);
