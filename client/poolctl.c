@@ -554,8 +554,10 @@ static const struct cmd cmds[] = {
 	  "  -n, --numeric         the persister as a number, as ls -n\n" },
 	{ "trim", cmd_trim, 1, 1, 0, "POOL",
 	  "give a pool's free pages back to the OS",
-	  "Give every free page of POOL back to the OS now and print how many\n"
-	  "bytes were released.  Needs write permission on the pool.\n" },
+	  "Give every free page of POOL back to the OS now, those past its\n"
+	  "last live block that mappings' reads or stray writes made resident\n"
+	  "too, and print how many bytes were released.  Needs write\n"
+	  "permission on the pool.\n" },
 	{ "check", cmd_check, 1, 1, 0, "POOL",
 	  "run the daemon's invariant check on a pool",
 	  "Run the daemon's invariant check on POOL.  Prints \"ok\", or the\n"
