@@ -681,6 +681,21 @@ harness_expect_logged(const struct daemon_proc *d, const char *what)
 		fail_msg("no \"%s\" in the daemon's log", what);
 }
 
+void
+harness_expect_not_logged_since(const struct daemon_proc *d, size_t at,
+				const char *what, const char *why)
+{
+	char *log = harness_log_since(d, at);
+	bool found;
+
+	assert_non_null(log);
+	if ((found = strstr(log, what) != NULL))
+		fprintf(stderr, "%s", log);
+	free(log);
+	if (found)
+		fail_msg("%s: \"%s\" in the daemon's log", why, what);
+}
+
 /* Does d's daemon still have a descriptor of the file with inode ino? */
 static bool
 daemon_has_inode(const struct daemon_proc *d, ino_t ino)

@@ -221,6 +221,12 @@ size_t harness_log_mark(const struct daemon_proc *d);
  */
 char *harness_log_since(const struct daemon_proc *d, size_t at);
 /*
+ * Fail the test, with why and the log printed, if the daemon's log from
+ * mark at on holds what.
+ */
+void harness_expect_not_logged_since(const struct daemon_proc *d, size_t at,
+				     const char *what, const char *why);
+/*
  * Bare connections made and closed until the log is longer than len
  * bytes (a --verbose daemon logs each as it comes and as it goes); the
  * test fails if one is refused, or if the log does not grow so.

@@ -732,18 +732,11 @@ restarted_under(struct waiter *k)
 {
 	int before = waits_logged(k->pid);
 	size_t at = harness_log_mark(&d);
-	bool waited;
-	char *log;
 
 	assert_int_equal(harness_restart_in_place(&d), 0);
-	log = harness_log_since(&d, at);
-	assert_non_null(log);
-	waited = strstr(log, "waiting for a quiet moment") != NULL;
-	if (waited)
-		fprintf(stderr, "%s", log);
-	free(log);
-	if (waited)
-		fail_msg("the restart waited for a waiting allocation");
+	harness_expect_not_logged_since(&d, at, "waiting for a quiet moment",
+					"the restart waited for a waiting "
+					"allocation");
 	wait_logged(k->pid, before);
 }
 
