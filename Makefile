@@ -887,7 +887,8 @@ stress: $(BUILD_DEPS)
 	  $(BUILD)/tests/itest_crash_model
 
 # poolmgrd under a real systemd, booted in a throwaway container (as root;
-# skips where that cannot be done).  Not part of `make test`.
+# skips where that cannot be done), alone: `make test` runs it too, in the
+# plain suite's system tests (TEST_ALONE).
 test-systemd: test-deps
 	@$(MAKE) --no-print-directory $(PROGRAMS) $(SD_HOLDER) $(SD_UNREAD)
 	POOLMGR_BUILD=$(BUILD) sh tests/system/systemd_real.sh
