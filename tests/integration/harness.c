@@ -681,6 +681,45 @@ harness_expect_logged(const struct daemon_proc *d, const char *what)
 		fail_msg("no \"%s\" in the daemon's log", what);
 }
 
+/* The daemon's count of the requests it answered, read on c. */
+static uint64_t
+requests_answered(struct pool_conn *c)
+{
+	struct pool_daemon_stats ds;
+
+	assert_int_equal(pool_daemon_stats(c, &ds), 0);
+	return ds.requests_total;
+}
+
+/* `poolctl args` beside d, which must exit 0: its output in out, err. */
+static void
+poolctl_ok(const struct daemon_proc *d, const char *args, char *out,
+	   size_t outlen, char *err, size_t errlen)
+{
+	int rc = harness_poolctl(d, NULL, out, outlen, err, errlen, "%s",
+				 args);
+
+	if (rc != 0)
+		fail_msg("poolctl %s: exit %d, want 0\n--- stdout:\n%s"
+			 "--- stderr:\n%s", args, rc, out, err);
+}
+
+uint64_t
+harness_poolctl_requests_beyond_list(const struct daemon_proc *d,
+				     struct pool_conn *c, const char *args,
+				     char *out, size_t outlen, char *err,
+				     size_t errlen)
+{
+	uint64_t r0, r1, r2;
+
+	r0 = requests_answered(c);
+	poolctl_ok(d, "list", out, outlen, err, errlen);
+	r1 = requests_answered(c);
+	poolctl_ok(d, args, out, outlen, err, errlen);
+	r2 = requests_answered(c);
+	return (r2 - r1) - (r1 - r0);
+}
+
 void
 harness_expect_not_logged_since(const struct daemon_proc *d, size_t at,
 				const char *what, const char *why)

@@ -392,6 +392,18 @@ int harness_run(const char *cmd, char *out, size_t outlen);
 int harness_poolctl(const struct daemon_proc *d, const char *env, char *out,
 		    size_t outlen, char *err, size_t errlen, const char *fmt,
 		    ...) __attribute__((format(printf, 7, 8)));
+/*
+ * The requests `poolctl ARGS` (a command line, as harness_poolctl's) made
+ * of daemon d beyond those of `poolctl list`, which connects and lists
+ * the pools the same way: the daemon's count of requests answered, read
+ * on c, around each.  Both must exit 0, else the test fails with what
+ * they printed; ARGS's stdout and stderr are left in out and err.
+ */
+uint64_t harness_poolctl_requests_beyond_list(const struct daemon_proc *d,
+					      struct pool_conn *c,
+					      const char *args, char *out,
+					      size_t outlen, char *err,
+					      size_t errlen);
 
 /*
  * In a child process (it changes the child's mounts): /etc/group as it is

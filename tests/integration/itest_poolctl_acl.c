@@ -1033,31 +1033,14 @@ list_marks_pools_with_lists(void **state)
 			 "0\n"), "stats prometheus: the lists' counts");
 }
 
-/* The daemon's count of the requests it answered, asked on fx.conn. */
-static uint64_t
-requests_now(void)
-{
-	struct pool_daemon_stats ds;
-
-	assert_int_equal(pool_daemon_stats(fx.conn, &ds), 0);
-	return ds.requests_total;
-}
-
-/*
- * Requests `poolctl ARGS` made beyond those of `poolctl list`: both
- * connect and list the pools the same way.
- */
+/* Requests `poolctl ARGS` made beyond those of `poolctl list`; its
+ * output in fx.out and fx.err. */
 static uint64_t
 requests_beyond_list(const char *args)
 {
-	uint64_t r0, r1, r2;
-
-	r0 = requests_now();
-	expect_exit(ctl("list"), 0, "list");
-	r1 = requests_now();
-	expect_exit(ctl("%s", args), 0, args);
-	r2 = requests_now();
-	return (r2 - r1) - (r1 - r0);
+	return harness_poolctl_requests_beyond_list(&fx.d, fx.conn, args,
+						    fx.out, sizeof(fx.out),
+						    fx.err, sizeof(fx.err));
 }
 
 static void
